@@ -1,0 +1,110 @@
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import fastify, { type FastifyInstance } from "fastify";
+import { type ChatRooms, createChatRooms } from "./core/chat-rooms.ts";
+import { createEventBus } from "./core/event-bus.ts";
+import { createMemoryStore } from "./core/memory-store.ts";
+import type { MessageStore } from "./core/message-store.ts";
+import { ChatService, type Event, file_chat_v1_chat } from "./gen/chat/v1/chat_pb.ts";
+import { ChatServer, file_grpc_chat } from "./gen/grpc/chat_pb.ts";
+import { file_grpc_health_v1_health } from "./gen/grpc/health/v1/health_pb.ts";
+import { createOnePortServerFactory, type OnePortServer } from "./node/one-port-server.ts";
+import { createChatService } from "./services/chat-service.ts";
+import { createErrorMappingInterceptor } from "./services/error-mapping.ts";
+import { createHealthService, type HealthService } from "./services/health.ts";
+import { type ChatLimits, defaultLimits } from "./services/limits.ts";
+import { createReflectionService } from "./services/reflection.ts";
+import { createSeedChatServer } from "./services/seed-chat-server.ts";
+
+export interface BuildOptions {
+  /** Room that the seed's ChatServer reads and writes. Default "lobby". */
+  seedRoom?: string;
+  /** History backend. Default: a bounded in-memory store. */
+  store?: MessageStore;
+  /** Messages retained per room by the default store. Default 10,000. */
+  historyLimit?: number;
+  limits?: Partial<ChatLimits>;
+  /** Largest request message in bytes (ResourceExhausted above). Default 64 KiB. */
+  maxRequestBytes?: number;
+  /** Per-stream live buffer before a slow subscriber is cut off. Default 1024. */
+  subscriberBuffer?: number;
+  /** Cleartext only: protocol-sniffing idle timeout. Default 10 s. */
+  sniffTimeoutMs?: number;
+  /** Grace for open calls on close before connections are cut. Default 5 s. */
+  shutdownTimeoutMs?: number;
+  /** PEM key and certificate: serve h2 + HTTP/1.1 over TLS (ALPN) instead of cleartext. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  /** Fastify logger options; `false` silences it. Default: info level. */
+  logger?: boolean | { level: string };
+}
+
+export interface ChatServerApp {
+  app: FastifyInstance;
+  rooms: ChatRooms;
+  health: HealthService;
+}
+
+/** Services listed by reflection; each is served below. */
+const servedFiles = [file_grpc_chat, file_chat_v1_chat, file_grpc_health_v1_health];
+
+/**
+ * Builds the chat server without listening (tests and the entry point call
+ * `app.listen`). `app.close()` is the one shutdown path: health turns
+ * NOT_SERVING, open streams end with Unavailable ("reconnect and resume"),
+ * connections drain for up to `shutdownTimeoutMs`, then the store closes.
+ */
+export async function buildApp(options: BuildOptions = {}): Promise<ChatServerApp> {
+  const limits: ChatLimits = { ...defaultLimits, ...options.limits };
+  const store = options.store ?? createMemoryStore({ maxMessagesPerRoom: options.historyLimit });
+  const rooms = createChatRooms({
+    store,
+    bus: createEventBus<Event>(),
+    maxQueue: options.subscriberBuffer,
+  });
+  const health = createHealthService();
+  const reflection = createReflectionService(servedFiles);
+  const shutdown = new AbortController();
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5000;
+
+  // The two server kinds differ in their raw request types only; the Connect
+  // plugin handles both, so the rest of the app sees one FastifyInstance.
+  const app = (options.tls
+    ? fastify({
+        http2: true,
+        https: { allowHTTP1: true, key: options.tls.key, cert: options.tls.cert },
+        logger: options.logger ?? true,
+        disableRequestLogging: true,
+      })
+    : fastify({
+        serverFactory: createOnePortServerFactory({ sniffTimeoutMs: options.sniffTimeoutMs }),
+        logger: options.logger ?? true,
+        disableRequestLogging: true,
+      })) as unknown as FastifyInstance;
+
+  app.addHook("preClose", async () => {
+    health.shutdown();
+    shutdown.abort(
+      new ConnectError("server is shutting down; reconnect and resume", Code.Unavailable),
+    );
+    const server = app.server as unknown as Partial<OnePortServer>;
+    setTimeout(() => server.closeAllConnections?.(), shutdownTimeoutMs).unref();
+  });
+  app.addHook("onClose", async () => {
+    await store.close();
+  });
+
+  await app.register(fastifyConnectPlugin, {
+    readMaxBytes: options.maxRequestBytes ?? 65_536,
+    shutdownSignal: shutdown.signal,
+    interceptors: [
+      createErrorMappingInterceptor((e) => app.log.error({ err: e.cause ?? e }, "rpc failed")),
+    ],
+    routes(router: ConnectRouter) {
+      router.service(ChatServer, createSeedChatServer(rooms, options.seedRoom ?? "lobby", limits));
+      router.service(ChatService, createChatService(rooms, limits));
+      health.register(router);
+      reflection.register(router);
+    },
+  });
+  return { app, rooms, health };
+}
