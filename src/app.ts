@@ -1,6 +1,6 @@
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
-import fastify, { type FastifyInstance } from "fastify";
+import fastify, { type FastifyInstance, LogController } from "fastify";
 import { type ChatRooms, createChatRooms } from "./core/chat-rooms.ts";
 import { createEventBus } from "./core/event-bus.ts";
 import { createMemoryStore } from "./core/memory-store.ts";
@@ -8,10 +8,13 @@ import type { MessageStore } from "./core/message-store.ts";
 import { ChatService, type Event, file_chat_v1_chat } from "./gen/chat/v1/chat_pb.ts";
 import { ChatServer, file_grpc_chat } from "./gen/grpc/chat_pb.ts";
 import { file_grpc_health_v1_health } from "./gen/grpc/health/v1/health_pb.ts";
-import { createOnePortServerFactory, type OnePortServer } from "./node/one-port-server.ts";
+import { file_grpc_reflection_v1_reflection } from "./gen/grpc/reflection/v1/reflection_pb.ts";
+import { file_grpc_reflection_v1alpha_reflection } from "./gen/grpc/reflection/v1alpha/reflection_pb.ts";
+import { createOnePortServerFactory } from "./node/one-port-server.ts";
 import { createChatService } from "./services/chat-service.ts";
 import { createErrorMappingInterceptor } from "./services/error-mapping.ts";
 import { createHealthService, type HealthService } from "./services/health.ts";
+import { registerHttp1BidiGuard } from "./services/http1-bidi-guard.ts";
 import { type ChatLimits, defaultLimits } from "./services/limits.ts";
 import { createReflectionService } from "./services/reflection.ts";
 import { createSeedChatServer } from "./services/seed-chat-server.ts";
@@ -44,8 +47,27 @@ export interface ChatServerApp {
   health: HealthService;
 }
 
+/**
+ * No info line per request: every chat message is a request, and a busy room
+ * would flood the log. Failed RPCs are still logged by the error interceptor.
+ */
+function quietRequests(): LogController {
+  return new LogController({ disableRequestLogging: true });
+}
+
 /** Services listed by reflection; each is served below. */
 const servedFiles = [file_grpc_chat, file_chat_v1_chat, file_grpc_health_v1_health];
+
+/** URL paths of every bidi method served, for the HTTP/1.1 guard. */
+const bidiPaths = new Set(
+  [...servedFiles, file_grpc_reflection_v1_reflection, file_grpc_reflection_v1alpha_reflection]
+    .flatMap((file) => file.services)
+    .flatMap((service) =>
+      service.methods
+        .filter((method) => method.methodKind === "bidi_streaming")
+        .map((method) => `/${service.typeName}/${method.name}`),
+    ),
+);
 
 /**
  * Builds the chat server without listening (tests and the entry point call
@@ -73,12 +95,15 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
         http2: true,
         https: { allowHTTP1: true, key: options.tls.key, cert: options.tls.cert },
         logger: options.logger ?? true,
-        disableRequestLogging: true,
+        logController: quietRequests(),
       })
     : fastify({
-        serverFactory: createOnePortServerFactory({ sniffTimeoutMs: options.sniffTimeoutMs }),
+        serverFactory: createOnePortServerFactory({
+          sniffTimeoutMs: options.sniffTimeoutMs,
+          forceCloseAfterMs: shutdownTimeoutMs,
+        }),
         logger: options.logger ?? true,
-        disableRequestLogging: true,
+        logController: quietRequests(),
       })) as unknown as FastifyInstance;
 
   app.addHook("preClose", async () => {
@@ -86,13 +111,12 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
     shutdown.abort(
       new ConnectError("server is shutting down; reconnect and resume", Code.Unavailable),
     );
-    const server = app.server as unknown as Partial<OnePortServer>;
-    setTimeout(() => server.closeAllConnections?.(), shutdownTimeoutMs).unref();
   });
   app.addHook("onClose", async () => {
     await store.close();
   });
 
+  registerHttp1BidiGuard(app, bidiPaths);
   await app.register(fastifyConnectPlugin, {
     readMaxBytes: options.maxRequestBytes ?? 65_536,
     shutdownSignal: shutdown.signal,

@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parseConfig } from "./config.ts";
+
+const config = (argv: string[], env: Record<string, string> = {}) => {
+  const r = parseConfig(argv, env);
+  assert.ok("config" in r);
+  return r.config;
+};
+
+describe("config", () => {
+  it("defaults to the seed's port on loopback", () => {
+    const c = config([]);
+    assert.equal(c.port, 11912);
+    assert.equal(c.host, "127.0.0.1");
+    assert.equal(c.seedRoom, "lobby");
+  });
+
+  it("takes environment variables, and flags over them", () => {
+    assert.equal(config([], { PORT: "8080" }).port, 8080);
+    assert.equal(config(["--port", "9090"], { PORT: "8080" }).port, 9090);
+    assert.equal(config(["--host=0.0.0.0"], { HOST: "::1" }).host, "0.0.0.0");
+    assert.equal(config([], { CHAT_HISTORY_LIMIT: "5" }).historyLimit, 5);
+  });
+
+  it("rejects bad numbers, unknown flags and half a TLS pair", () => {
+    assert.throws(() => parseConfig(["--port", "x"], {}), /--port .* non-negative integer/);
+    assert.throws(() => parseConfig(["--port", "70000"], {}), /at most 65535/);
+    assert.throws(() => parseConfig(["--nope"], {}), /nope/);
+    assert.throws(() => parseConfig(["--tls-cert", "c.pem"], {}), /together/);
+  });
+
+  it("--help lists every flag with its environment variable", () => {
+    const r = parseConfig(["--help"], {});
+    assert.ok("help" in r);
+    for (const flag of ["--port", "--host", "--tls-cert", "--tls-key", "--max-request-bytes"]) {
+      assert.match(r.help, new RegExp(flag));
+    }
+    assert.match(r.help, /PORT/);
+    assert.match(r.help, /TLS_CERT/);
+  });
+});

@@ -1,0 +1,92 @@
+/**
+ * The entry point as a user runs it: `npm start` flags, the startup line, and
+ * graceful shutdown on SIGTERM with streams open.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { describe, it } from "node:test";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
+
+const entry = ["--import", "tsx", "src/main.ts"];
+
+function startCli(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [...entry, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("server did not start")), 15_000);
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    lines.on("line", (line) => {
+      const entry = JSON.parse(line) as { msg?: string; url?: string };
+      if (entry.msg === "chat server listening" && entry.url) {
+        clearTimeout(timer);
+        resolve({ child, url: entry.url });
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`server exited early with ${code}`)));
+  });
+}
+
+describe("command line", () => {
+  it("--help prints the options and exits 0", async () => {
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, [...entry, "--help"], { timeout: 15_000 }, (err, stdout) =>
+        err ? reject(err) : resolve(stdout),
+      ),
+    );
+    assert.match(out, /--port .*PORT/);
+  });
+
+  it("a bad flag exits 2 with a message", async () => {
+    const child = spawn(process.execPath, [...entry, "--port", "nope"], { stdio: "pipe" });
+    let stderr = "";
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    const [code] = await once(child, "exit");
+    assert.equal(code, 2);
+    assert.match(stderr, /--port/);
+  });
+
+  it("on SIGTERM ends open streams with Unavailable and exits 0", async () => {
+    const { child, url } = await startCli(["--port", "0", "--shutdown-timeout-ms", "1000"]);
+    try {
+      const clients = [
+        createClient(ChatService, createGrpcTransport({ baseUrl: url })),
+        createClient(ChatService, createConnectTransport({ baseUrl: url, httpVersion: "1.1" })),
+      ];
+      await clients[0]?.send({ room: "cli", sender: "ann", text: "hi" });
+      const ended = clients.map(async (client) => {
+        try {
+          for await (const res of client.subscribe({
+            room: "cli",
+            start: { case: "afterSeq", value: 0n },
+          })) {
+            if (res.event?.kind.case === "ready") ready();
+          }
+          return "ok";
+        } catch (e) {
+          return Code[ConnectError.from(e).code];
+        }
+      });
+      let readyCount = 0;
+      let allReady: () => void = () => {};
+      const readyPromise = new Promise<void>((r) => {
+        allReady = r;
+      });
+      function ready() {
+        if (++readyCount === clients.length) allReady();
+      }
+      await readyPromise;
+      const exit = once(child, "exit");
+      child.kill("SIGTERM");
+      assert.deepEqual(await Promise.all(ended), ["Unavailable", "Unavailable"]);
+      const [code] = await exit;
+      assert.equal(code, 0);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+});

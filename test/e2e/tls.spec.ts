@@ -1,0 +1,115 @@
+/**
+ * TLS on the same port: h2 and HTTP/1.1 chosen by ALPN, every protocol.
+ * The certificate is made for the test with openssl (self-signed, 127.0.0.1).
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { connect as tlsConnect } from "node:tls";
+import { createClient } from "@connectrpc/connect";
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from "@connectrpc/connect-node";
+import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
+import { startServer, type TestServer } from "../support/server.ts";
+
+let dir: string;
+let cert: Buffer;
+let server: TestServer;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "chat-tls-"));
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+    ],
+    { stdio: "ignore" },
+  );
+  cert = readFileSync(join(dir, "cert.pem"));
+  server = await startServer({ tls: { cert, key: readFileSync(join(dir, "key.pem")) } });
+});
+after(async () => {
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function alpn(protocols: string[]): Promise<string | false> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect(
+      { host: "127.0.0.1", port: server.port, ca: cert, ALPNProtocols: protocols },
+      () => {
+        resolve(socket.alpnProtocol ?? false);
+        socket.end();
+      },
+    );
+    socket.on("error", reject);
+  });
+}
+
+describe("TLS", () => {
+  it("negotiates h2 and http/1.1 by ALPN on one port", async () => {
+    assert.equal(await alpn(["h2", "http/1.1"]), "h2");
+    assert.equal(await alpn(["http/1.1"]), "http/1.1");
+  });
+
+  const nodeOptions = () => ({ ca: cert });
+  const transports = {
+    "gRPC over h2": () => createGrpcTransport({ baseUrl: server.url, nodeOptions: nodeOptions() }),
+    "Connect over h2": () =>
+      createConnectTransport({ baseUrl: server.url, httpVersion: "2", nodeOptions: nodeOptions() }),
+    "Connect over HTTP/1.1": () =>
+      createConnectTransport({
+        baseUrl: server.url,
+        httpVersion: "1.1",
+        nodeOptions: nodeOptions(),
+      }),
+    "gRPC-Web over HTTP/1.1": () =>
+      createGrpcWebTransport({
+        baseUrl: server.url,
+        httpVersion: "1.1",
+        nodeOptions: nodeOptions(),
+      }),
+  };
+  for (const [name, make] of Object.entries(transports)) {
+    it(`${name}: send, then replay by subscribe`, async () => {
+      const client = createClient(ChatService, make());
+      const room = `tls-${name.replace(/[^a-z0-9]/gi, "").toLowerCase()}`;
+      const { seq } = await client.send({ room, sender: "ann", text: `over ${name}` });
+      const ac = new AbortController();
+      let text = "";
+      for await (const res of client.subscribe(
+        { room, start: { case: "afterSeq", value: seq - 1n } },
+        { signal: ac.signal },
+      )) {
+        if (res.event?.kind.case === "message") {
+          text = res.event.kind.value.text;
+          break;
+        }
+      }
+      ac.abort();
+      assert.equal(text, `over ${name}`);
+    });
+  }
+});
