@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import process from "node:process";
 import { buildApp } from "./app.ts";
 import { parseConfig } from "./config.ts";
+import { describeRuntime } from "./runtime.ts";
 
 async function main(): Promise<void> {
   let parsed: ReturnType<typeof parseConfig>;
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
   const scheme = tls ? "https" : "http";
   app.log.info(
     {
-      runtime: `node ${process.versions.node}`,
+      runtime: describeRuntime(),
       url: `${scheme}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`,
       protocols: tls
         ? "gRPC, gRPC-Web, Connect over TLS: h2 and HTTP/1.1 by ALPN"
