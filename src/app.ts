@@ -119,6 +119,11 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
   registerHttp1BidiGuard(app, bidiPaths);
   await app.register(fastifyConnectPlugin, {
     readMaxBytes: options.maxRequestBytes ?? 65_536,
+    // Compressing each streamed event costs a gzip per subscriber per message
+    // and slowed prompt readers until they were cut off as slow (one async
+    // gzip per event-loop turn). Events stay uncompressed; large unary
+    // responses (history pages) are still compressed when the client asks.
+    compressMinBytes: 16 * 1024,
     shutdownSignal: shutdown.signal,
     interceptors: [
       createErrorMappingInterceptor((e) => app.log.error({ err: e.cause ?? e }, "rpc failed")),
