@@ -23,25 +23,25 @@ export function toConnectError(e: unknown): ConnectError {
   if (e instanceof SeqAheadError) {
     return new ConnectError(e.message, Code.OutOfRange, undefined, undefined, e);
   }
-  // An abort reason that is a DOMException (AbortSignal.timeout, abort()).
-  if (e instanceof Error && (e.name === "AbortError" || e.name === "TimeoutError")) {
-    return new ConnectError(e.message, Code.Canceled, undefined, undefined, e);
-  }
   return new ConnectError("internal error", Code.Internal, undefined, undefined, e);
 }
 
 /**
  * Maps errors of every handler, unary and streaming, in one place: the
  * services throw core errors or ConnectErrors and stay free of mapping code.
- * `onInternal` sees errors that were not expected (to log them).
+ * `onInternal` sees errors that were not expected (to log them). A client
+ * that went away is normal: its call ends as Canceled and is not reported.
  */
 export function createErrorMappingInterceptor(onInternal: (e: ConnectError) => void): Interceptor {
-  const map = (e: unknown): ConnectError => {
-    const ce = toConnectError(e);
-    if (ce.code === Code.Internal) onInternal(ce);
-    return ce;
-  };
   return (next) => async (req) => {
+    const map = (e: unknown): ConnectError => {
+      if (req.signal.aborted && !(e instanceof ConnectError)) {
+        return new ConnectError("the call was canceled", Code.Canceled, undefined, undefined, e);
+      }
+      const ce = toConnectError(e);
+      if (ce.code === Code.Internal) onInternal(ce);
+      return ce;
+    };
     try {
       const res = await next(req);
       if (!res.stream) return res;

@@ -10,19 +10,24 @@ import { describe, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
+import { bufCurl } from "./support/buf-curl.ts";
 
 const entry = ["--import", "tsx", "src/main.ts"];
 
-function startCli(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+function startCli(
+  args: string[],
+): Promise<{ child: ChildProcess; url: string; log: Array<{ level: number; msg: string }> }> {
   const child = spawn(process.execPath, [...entry, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("server did not start")), 15_000);
+    const log: Array<{ level: number; msg: string }> = [];
     const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
     lines.on("line", (line) => {
-      const entry = JSON.parse(line) as { msg?: string; url?: string };
+      const entry = JSON.parse(line) as { level: number; msg: string; url?: string };
+      log.push(entry);
       if (entry.msg === "chat server listening" && entry.url) {
         clearTimeout(timer);
-        resolve({ child, url: entry.url });
+        resolve({ child, url: entry.url, log });
       }
     });
     child.once("exit", (code) => reject(new Error(`server exited early with ${code}`)));
@@ -50,9 +55,15 @@ describe("command line", () => {
     assert.match(stderr, /--port/);
   });
 
-  it("on SIGTERM ends open streams with Unavailable and exits 0", async () => {
-    const { child, url } = await startCli(["--port", "0", "--shutdown-timeout-ms", "1000"]);
+  it("on SIGTERM ends open streams with Unavailable and exits 0; no error logged", async () => {
+    const { child, url, log } = await startCli(["--port", "0", "--shutdown-timeout-ms", "1000"]);
     try {
+      // A client killed mid-stream is normal, not a server error (buf curl
+      // stopped this way once got an "rpc failed" error line logged).
+      await bufCurl(
+        ["--protocol", "connect", "-d", '{"room":"cli"}', `${url}/chat.v1.ChatService/Subscribe`],
+        { docs: 1 },
+      );
       const clients = [
         createClient(ChatService, createGrpcTransport({ baseUrl: url })),
         createClient(ChatService, createConnectTransport({ baseUrl: url, httpVersion: "1.1" })),
@@ -85,6 +96,10 @@ describe("command line", () => {
       assert.deepEqual(await Promise.all(ended), ["Unavailable", "Unavailable"]);
       const [code] = await exit;
       assert.equal(code, 0);
+      assert.deepEqual(
+        log.filter((entry) => entry.level >= 40),
+        [],
+      );
     } finally {
       child.kill("SIGKILL");
     }
