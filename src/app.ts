@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastify, { type FastifyInstance, LogController } from "fastify";
@@ -86,6 +87,9 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
   const health = createHealthService();
   const reflection = createReflectionService(servedFiles);
   const shutdown = new AbortController();
+  // Every open call links its signal to this one: thousands of listeners are
+  // expected, not a leak.
+  setMaxListeners(0, shutdown.signal);
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5000;
 
   // The two server kinds differ in their raw request types only; the Connect

@@ -197,6 +197,36 @@ for (const v of variants) {
   });
 }
 
+describe("many streams", () => {
+  it("hold 50 open subscriptions without listener-leak warnings, and release them all", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on("warning", onWarning);
+    try {
+      const client = createClient(ChatService, createGrpcTransport({ baseUrl: server.url }));
+      const room = freshRoom();
+      const controllers = Array.from({ length: 50 }, () => new AbortController());
+      const streams = controllers.map(async (ac) => {
+        try {
+          for await (const _ of client.subscribe({ room }, { signal: ac.signal })) {
+            /* wait */
+          }
+        } catch {
+          /* canceled */
+        }
+      });
+      await eventually(() => server.rooms.subscriberCount(room) === 50, 5000, "50 subscribers");
+      for (const ac of controllers) ac.abort();
+      await Promise.all(streams);
+      await eventually(() => server.rooms.subscriberCount(room) === 0, 5000, "clean-up");
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(warnings, []);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+});
+
 describe("shutdown", () => {
   it("ends open streams of every protocol with Unavailable and closes promptly", async () => {
     const s = await startServer({ shutdownTimeoutMs: 2000 });
