@@ -56,7 +56,15 @@ async function main(): Promise<void> {
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
 
-  await app.listen({ host: config.host, port: config.port });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const hint = code === "EADDRINUSE" ? ": the port is in use (try --port)" : "";
+    app.log.fatal({ err }, `cannot listen on ${config.host}:${config.port}${hint}`);
+    await app.close();
+    process.exit(1);
+  }
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
   const scheme = tls ? "https" : "http";

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
+import { type AddressInfo, createServer } from "node:net";
 import { createInterface } from "node:readline";
 import { describe, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -53,6 +54,24 @@ describe("command line", () => {
     const [code] = await once(child, "exit");
     assert.equal(code, 2);
     assert.match(stderr, /--port/);
+  });
+
+  it("a port in use exits 1 and says so", async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const child = spawn(process.execPath, [...entry, "--port", String(port)], { stdio: "pipe" });
+      let stdout = "";
+      child.stdout.on("data", (d) => {
+        stdout += d;
+      });
+      const [code] = await once(child, "exit");
+      assert.equal(code, 1);
+      assert.match(stdout, /the port is in use/);
+    } finally {
+      blocker.close();
+    }
   });
 
   it("on SIGTERM ends open streams with Unavailable and exits 0; no error logged", async () => {
