@@ -1,9 +1,9 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import type { ChatRooms } from "../core/chat-rooms.ts";
+import type { ChatRooms, ReplayFrom } from "../core/chat-rooms.ts";
 import {
   type ChatRequest,
-  type ChatResponse,
+  type ChatResponseSchema,
   type ChatService,
   GetHistoryResponseSchema,
   type SendRequest,
@@ -15,6 +15,8 @@ import { merge } from "./merge.ts";
 import { validatePageSize, validateRoom, validateSend } from "./validate.ts";
 
 const defaultHistoryPage = 50;
+
+type ChatResponseInit = MessageInitShape<typeof ChatResponseSchema>;
 
 /** chat.v1.ChatService on top of the shared chat core. */
 export function createChatService(
@@ -34,7 +36,7 @@ export function createChatService(
   async function* acknowledge(
     requests: AsyncIterable<ChatRequest>,
     room: string,
-  ): AsyncGenerator<ChatResponse> {
+  ): AsyncGenerator<ChatResponseInit> {
     for await (const req of requests) {
       if (req.kind.case !== "send") {
         throw new ConnectError(
@@ -44,17 +46,17 @@ export function createChatService(
       }
       const input = req.kind.value;
       const sent = await send(input.room === "" ? { ...input, room } : input);
-      yield { $typeName: "chat.v1.ChatResponse", kind: { case: "sent", value: sent } };
+      yield { kind: { case: "sent", value: sent } };
     }
   }
 
   async function* events(
     room: string,
-    from: Parameters<ChatRooms["subscribe"]>[1],
+    from: ReplayFrom,
     signal: AbortSignal,
-  ): AsyncGenerator<ChatResponse> {
+  ): AsyncGenerator<ChatResponseInit> {
     for await (const event of rooms.subscribe(room, from, signal)) {
-      yield { $typeName: "chat.v1.ChatResponse", kind: { case: "event", value: event } };
+      yield { kind: { case: "event", value: event } };
     }
   }
 
