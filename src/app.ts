@@ -34,6 +34,13 @@ export interface BuildOptions {
   subscriberBuffer?: number;
   /** Cleartext only: protocol-sniffing idle timeout. Default 10 s. */
   sniffTimeoutMs?: number;
+  /** Open TCP connections accepted at once; more are closed at accept. Default 10,000. */
+  maxConnections?: number;
+  /**
+   * Concurrent HTTP/2 streams per connection, advertised in SETTINGS (Node's
+   * default is unlimited: one client could open millions). Default 1000.
+   */
+  maxStreamsPerConnection?: number;
   /** Grace for open calls on close before connections are cut. Default 5 s. */
   shutdownTimeoutMs?: number;
   /** PEM key and certificate: serve h2 + HTTP/1.1 over TLS (ALPN) instead of cleartext. */
@@ -91,13 +98,14 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
   // expected, not a leak.
   setMaxListeners(0, shutdown.signal);
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5000;
+  const settings = { maxConcurrentStreams: options.maxStreamsPerConnection ?? 1000 };
 
   // The two server kinds differ in their raw request types only; the Connect
   // plugin handles both, so the rest of the app sees one FastifyInstance.
   const app = (options.tls
     ? fastify({
         http2: true,
-        https: { allowHTTP1: true, key: options.tls.key, cert: options.tls.cert },
+        https: { allowHTTP1: true, key: options.tls.key, cert: options.tls.cert, settings },
         logger: options.logger ?? true,
         logController: quietRequests(),
       })
@@ -105,10 +113,12 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
         serverFactory: createOnePortServerFactory({
           sniffTimeoutMs: options.sniffTimeoutMs,
           forceCloseAfterMs: shutdownTimeoutMs,
+          http2: { settings },
         }),
         logger: options.logger ?? true,
         logController: quietRequests(),
       })) as unknown as FastifyInstance;
+  app.server.maxConnections = options.maxConnections ?? 10_000;
 
   app.addHook("preClose", async () => {
     health.shutdown();

@@ -14,6 +14,8 @@ export interface ServerConfig {
   subscriberBuffer: number;
   sniffTimeoutMs: number;
   shutdownTimeoutMs: number;
+  maxConnections: number;
+  maxStreamsPerConnection: number;
 }
 
 interface OptionSpec {
@@ -106,6 +108,22 @@ const options: OptionSpec[] = [
     kind: "int",
     default: 1024,
     help: "events buffered per stream before a slow subscriber is cut off",
+  },
+  {
+    key: "maxConnections",
+    flag: "max-connections",
+    env: "CHAT_MAX_CONNECTIONS",
+    kind: "int",
+    default: 10_000,
+    help: "open TCP connections accepted at once; more are closed at accept",
+  },
+  {
+    key: "maxStreamsPerConnection",
+    flag: "max-streams-per-connection",
+    env: "CHAT_MAX_STREAMS_PER_CONNECTION",
+    kind: "int",
+    default: 1000,
+    help: "concurrent HTTP/2 streams one connection may open (SETTINGS_MAX_CONCURRENT_STREAMS)",
   },
   {
     key: "sniffTimeoutMs",

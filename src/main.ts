@@ -32,6 +32,8 @@ async function main(): Promise<void> {
     maxRequestBytes: config.maxRequestBytes,
     subscriberBuffer: config.subscriberBuffer,
     sniffTimeoutMs: config.sniffTimeoutMs,
+    maxConnections: config.maxConnections,
+    maxStreamsPerConnection: config.maxStreamsPerConnection,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     tls,
     logger: { level: config.logLevel },
