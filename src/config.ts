@@ -185,17 +185,23 @@ function convert(o: OptionSpec, raw: string): string | number {
 }
 
 export function helpText(): string {
-  const lines = options.map((o) => {
-    const def = o.default === undefined ? "" : ` (default ${o.default})`;
-    return `  --${o.flag.padEnd(20)} ${o.env.padEnd(24)} ${o.help}${def}`;
-  });
+  const flagWidth = Math.max(...options.map((o) => o.flag.length)) + 2;
+  const envWidth = Math.max(...options.map((o) => o.env.length));
+  const row = (flag: string, env: string, text: string) =>
+    `  ${flag.padEnd(flagWidth)} ${env.padEnd(envWidth)}  ${text}`;
   return [
     "Usage: npm start -- [options]",
     "",
     "Chat server: gRPC, gRPC-Web and Connect on one port. Flags win over environment variables.",
     "",
-    `  ${"flag".padEnd(22)} ${"environment".padEnd(24)} meaning`,
-    ...lines,
-    `  --${"help".padEnd(20)} ${"".padEnd(24)} show this text`,
+    row("flag", "environment", "meaning"),
+    ...options.map((o) =>
+      row(
+        `--${o.flag}`,
+        o.env,
+        `${o.help}${o.default === undefined ? "" : ` (default ${o.default})`}`,
+      ),
+    ),
+    row("--help", "", "show this text"),
   ].join("\n");
 }
