@@ -32,7 +32,7 @@ export interface BuildOptions {
   maxRequestBytes?: number;
   /** Per-stream live buffer before a slow subscriber is cut off. Default 1024. */
   subscriberBuffer?: number;
-  /** Cleartext only: protocol-sniffing idle timeout. Default 10 s. */
+  /** Close connections that complete no TLS handshake or send no protocol preface in this time. Default 10 s. */
   sniffTimeoutMs?: number;
   /** Open TCP connections accepted at once; more are closed at accept. Default 10,000. */
   maxConnections?: number;
@@ -105,7 +105,14 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
   const app = (options.tls
     ? fastify({
         http2: true,
-        https: { allowHTTP1: true, key: options.tls.key, cert: options.tls.cert, settings },
+        https: {
+          allowHTTP1: true,
+          key: options.tls.key,
+          cert: options.tls.cert,
+          settings,
+          // The TLS twin of the cleartext sniffing timeout (Node's default is 120 s).
+          handshakeTimeout: options.sniffTimeoutMs ?? 10_000,
+        },
         logger: options.logger ?? true,
         logController: quietRequests(),
       })

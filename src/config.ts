@@ -131,7 +131,7 @@ const options: OptionSpec[] = [
     env: "CHAT_SNIFF_TIMEOUT_MS",
     kind: "int",
     default: 10_000,
-    help: "close connections that send no request line or preface within this time",
+    help: "close connections that send no TLS handshake, request line or preface within this time",
   },
   {
     key: "shutdownTimeoutMs",

@@ -4,7 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { connect as netConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -48,7 +50,10 @@ before(async () => {
     { stdio: "ignore" },
   );
   cert = readFileSync(join(dir, "cert.pem"));
-  server = await startServer({ tls: { cert, key: readFileSync(join(dir, "key.pem")) } });
+  server = await startServer({
+    tls: { cert, key: readFileSync(join(dir, "key.pem")) },
+    sniffTimeoutMs: 300,
+  });
 });
 after(async () => {
   await server?.close();
@@ -72,6 +77,15 @@ describe("TLS", () => {
   it("negotiates h2 and http/1.1 by ALPN on one port", async () => {
     assert.equal(await alpn(["h2", "http/1.1"]), "h2");
     assert.equal(await alpn(["http/1.1"]), "http/1.1");
+  });
+
+  it("closes a connection that never starts the TLS handshake", async () => {
+    const socket = netConnect(server.port, "127.0.0.1");
+    socket.on("error", () => {});
+    const started = Date.now();
+    await once(socket, "close");
+    const took = Date.now() - started;
+    assert.ok(took >= 200 && took < 5000, `closed after ${took} ms`);
   });
 
   const nodeOptions = () => ({ ca: cert });
