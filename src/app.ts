@@ -102,8 +102,10 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
 
   // The two server kinds differ in their raw request types only; the Connect
   // plugin handles both, so the rest of the app sees one FastifyInstance.
+  const common = { logger: options.logger ?? true, logController: quietRequests() };
   const app = (options.tls
     ? fastify({
+        ...common,
         http2: true,
         https: {
           allowHTTP1: true,
@@ -113,17 +115,14 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
           // The TLS twin of the cleartext sniffing timeout (Node's default is 120 s).
           handshakeTimeout: options.sniffTimeoutMs ?? 10_000,
         },
-        logger: options.logger ?? true,
-        logController: quietRequests(),
       })
     : fastify({
+        ...common,
         serverFactory: createOnePortServerFactory({
           sniffTimeoutMs: options.sniffTimeoutMs,
           forceCloseAfterMs: shutdownTimeoutMs,
           http2: { settings },
         }),
-        logger: options.logger ?? true,
-        logController: quietRequests(),
       })) as unknown as FastifyInstance;
   app.server.maxConnections = options.maxConnections ?? 10_000;
 

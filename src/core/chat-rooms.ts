@@ -56,29 +56,34 @@ export function createChatRooms({
     async *subscribe(room, from, signal) {
       // Listen before reading history: anything appended from here on is
       // either in the replay or in the live queue (or both: dropped by seq).
-      const live = bus.subscribe(room, maxQueue === undefined ? { signal } : { signal, maxQueue });
+      const live = bus.subscribe(room, { signal, maxQueue });
       let lastSeq = 0n;
       try {
-        let after: bigint;
+        // `last` reads its one page backwards, complete up to the head at
+        // that moment; `afterSeq` pages forwards until a short page. Either
+        // way, anything newer is already in the live queue.
+        let page: Message[] | undefined;
         if (from.case === "afterSeq") {
           const head = await store.headSeq(room);
           if (from.value > head) throw new SeqAheadError(from.value, head);
-          after = from.value;
+          lastSeq = from.value;
         } else if (from.case === "last") {
-          const page = await store.readBefore(room, 0n, from.value);
-          after = page[0] !== undefined ? page[0].seq - 1n : await store.headSeq(room);
+          page = await store.readBefore(room, 0n, from.value);
+          lastSeq = page[0] !== undefined ? page[0].seq - 1n : await store.headSeq(room);
         } else {
-          after = await store.headSeq(room);
+          lastSeq = await store.headSeq(room);
+          page = [];
         }
-        lastSeq = after;
         for (;;) {
-          const page = await store.readAfter(room, lastSeq, replayPageSize);
+          const complete = page !== undefined;
+          page ??= await store.readAfter(room, lastSeq, replayPageSize);
           for (const message of page) {
             signal.throwIfAborted();
             yield create(EventSchema, { kind: { case: "message", value: message } });
             lastSeq = message.seq;
           }
-          if (page.length < replayPageSize) break;
+          if (complete || page.length < replayPageSize) break;
+          page = undefined;
         }
         yield create(EventSchema, { kind: { case: "ready", value: { headSeq: lastSeq } } });
         for await (const event of live) {
