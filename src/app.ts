@@ -5,12 +5,13 @@ import fastify, { type FastifyInstance, LogController } from "fastify";
 import { type ChatRooms, createChatRooms } from "./core/chat-rooms.ts";
 import { createEventBus } from "./core/event-bus.ts";
 import { createMemoryStore } from "./core/memory-store.ts";
-import type { MessageStore } from "./core/message-store.ts";
+import type { MessageStore, RetentionPolicy } from "./core/message-store.ts";
 import { ChatService, type Event, file_chat_v1_chat } from "./gen/chat/v1/chat_pb.ts";
 import { ChatServer, file_grpc_chat } from "./gen/grpc/chat_pb.ts";
 import { file_grpc_health_v1_health } from "./gen/grpc/health/v1/health_pb.ts";
 import { file_grpc_reflection_v1_reflection } from "./gen/grpc/reflection/v1/reflection_pb.ts";
 import { file_grpc_reflection_v1alpha_reflection } from "./gen/grpc/reflection/v1alpha/reflection_pb.ts";
+import { registerWebClient } from "./http/web-client.ts";
 import { createOnePortServerFactory } from "./node/one-port-server.ts";
 import { createChatService } from "./services/chat-service.ts";
 import { createErrorMappingInterceptor } from "./services/error-mapping.ts";
@@ -23,10 +24,12 @@ import { createSeedChatServer } from "./services/seed-chat-server.ts";
 export interface BuildOptions {
   /** Room that the seed's ChatServer reads and writes. Default "lobby". */
   seedRoom?: string;
-  /** History backend. Default: a bounded in-memory store. */
+  /** History backend; the app closes it on close. Default: an in-memory store. */
   store?: MessageStore;
-  /** Messages retained per room by the default store. Default 10,000. */
-  historyLimit?: number;
+  /** Retention of the default in-memory store. */
+  retention?: Partial<RetentionPolicy>;
+  /** Heartbeat on a live stream quiet for this long; 0 disables. Default 15 s. */
+  heartbeatMs?: number;
   limits?: Partial<ChatLimits>;
   /** Largest request message in bytes (ResourceExhausted above). Default 64 KiB. */
   maxRequestBytes?: number;
@@ -47,6 +50,10 @@ export interface BuildOptions {
   tls?: { key: string | Buffer; cert: string | Buffer };
   /** Fastify logger options; `false` silences it. Default: info level. */
   logger?: boolean | { level: string };
+  /** Built browser client served at `/`; `false` serves none. Default clients/web/dist/. */
+  webRoot?: string | false;
+  /** Origins whose pages may call the RPCs (CORS). Default none: no CORS headers. */
+  corsOrigins?: string[];
 }
 
 export interface ChatServerApp {
@@ -85,11 +92,12 @@ const bidiPaths = new Set(
  */
 export async function buildApp(options: BuildOptions = {}): Promise<ChatServerApp> {
   const limits: ChatLimits = { ...defaultLimits, ...options.limits };
-  const store = options.store ?? createMemoryStore({ maxMessagesPerRoom: options.historyLimit });
+  const store = options.store ?? createMemoryStore({ retention: options.retention });
   const rooms = createChatRooms({
     store,
     bus: createEventBus<Event>(),
     maxQueue: options.subscriberBuffer,
+    heartbeatMs: options.heartbeatMs,
   });
   const health = createHealthService();
   const reflection = createReflectionService(servedFiles);
@@ -137,6 +145,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
   });
 
   registerHttp1BidiGuard(app, bidiPaths);
+  await registerWebClient(app, { root: options.webRoot, corsOrigins: options.corsOrigins });
   await app.register(fastifyConnectPlugin, {
     readMaxBytes: options.maxRequestBytes ?? 65_536,
     // Compressing each streamed event costs a gzip per subscriber per message

@@ -39,4 +39,23 @@ describe("config", () => {
     assert.match(r.help, /PORT/);
     assert.match(r.help, /TLS_CERT/);
   });
+
+  it("stores history in SQLite under .data unless told otherwise", () => {
+    const c = config([]);
+    assert.deepEqual([c.store, c.dataDir, c.durability], ["sqlite", ".data", "full"]);
+    const m = config(["--store", "memory"], { CHAT_DATA_DIR: "/var/lib/chat" });
+    assert.deepEqual([m.store, m.dataDir], ["memory", "/var/lib/chat"]);
+    assert.throws(() => parseConfig(["--store", "redis"], {}), /one of sqlite, memory/);
+    assert.throws(() => parseConfig(["--durability", "none"], {}), /one of full, normal/);
+  });
+
+  it("reads durations with units", () => {
+    assert.equal(config([]).heartbeatMs, 15_000);
+    assert.equal(config([]).historyMaxAgeMs, 0);
+    assert.equal(config(["--history-max-age", "90d"]).historyMaxAgeMs, 90 * 86_400_000);
+    assert.equal(config(["--heartbeat-interval", "500ms"]).heartbeatMs, 500);
+    assert.equal(config([], { CHAT_HEARTBEAT_INTERVAL: "2m" }).heartbeatMs, 120_000);
+    assert.equal(config(["--heartbeat-interval", "250"]).heartbeatMs, 250);
+    assert.throws(() => parseConfig(["--history-max-age", "1 week"], {}), /duration such as/);
+  });
 });

@@ -8,7 +8,12 @@ export interface ServerConfig {
   tlsKey: string | undefined;
   logLevel: string;
   seedRoom: string;
+  store: "sqlite" | "memory";
+  dataDir: string;
+  durability: "full" | "normal";
   historyLimit: number;
+  historyMaxAgeMs: number;
+  heartbeatMs: number;
   maxRequestBytes: number;
   maxTextBytes: number;
   subscriberBuffer: number;
@@ -16,13 +21,17 @@ export interface ServerConfig {
   shutdownTimeoutMs: number;
   maxConnections: number;
   maxStreamsPerConnection: number;
+  /** Origins allowed to call cross-origin (CORS); undefined: none. */
+  corsOrigins: string[] | undefined;
 }
 
 interface OptionSpec {
   key: keyof ServerConfig;
   flag: string;
   env: string;
-  kind: "string" | "int" | "path";
+  kind: "string" | "int" | "path" | "duration" | "origins";
+  /** Allowed values of a "string" option. */
+  choices?: string[];
   default: string | number | undefined;
   help: string;
 }
@@ -78,12 +87,54 @@ const options: OptionSpec[] = [
     help: "chat.v1 room that the seed's grpc.ChatServer reads and writes",
   },
   {
+    key: "store",
+    flag: "store",
+    env: "CHAT_STORE",
+    kind: "string",
+    choices: ["sqlite", "memory"],
+    default: "sqlite",
+    help: "history store: sqlite (durable, in --data-dir) or memory (lost on restart)",
+  },
+  {
+    key: "dataDir",
+    flag: "data-dir",
+    env: "CHAT_DATA_DIR",
+    kind: "path",
+    default: ".data",
+    help: "directory of the SQLite database (chat.db), created if missing",
+  },
+  {
+    key: "durability",
+    flag: "durability",
+    env: "CHAT_DURABILITY",
+    kind: "string",
+    choices: ["full", "normal"],
+    default: "full",
+    help: "full: fsync before every acknowledgement (survives power loss); normal: survives a process crash",
+  },
+  {
     key: "historyLimit",
     flag: "history-limit",
     env: "CHAT_HISTORY_LIMIT",
     kind: "int",
     default: 10_000,
-    help: "messages retained per room",
+    help: "messages retained per room (newest kept)",
+  },
+  {
+    key: "historyMaxAgeMs",
+    flag: "history-max-age",
+    env: "CHAT_HISTORY_MAX_AGE",
+    kind: "duration",
+    default: "0",
+    help: "drop messages older than this, e.g. 90d, 12h, 30m (0: keep regardless of age)",
+  },
+  {
+    key: "heartbeatMs",
+    flag: "heartbeat-interval",
+    env: "CHAT_HEARTBEAT_INTERVAL",
+    kind: "duration",
+    default: "15s",
+    help: "heartbeat event on a stream quiet for this long, e.g. 15s (0: none)",
   },
   {
     key: "maxRequestBytes",
@@ -141,6 +192,14 @@ const options: OptionSpec[] = [
     default: 5000,
     help: "on SIGTERM/SIGINT, time given to open calls before connections are cut",
   },
+  {
+    key: "corsOrigins",
+    flag: "cors-origin",
+    env: "CHAT_CORS_ORIGINS",
+    kind: "origins",
+    default: undefined,
+    help: "comma-separated origins (https://app.example.com) whose pages may call the RPCs (CORS); none by default",
+  },
 ];
 
 export type ParseResult = { help: string } | { config: ServerConfig };
@@ -164,7 +223,9 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   const config: Record<string, unknown> = {};
   for (const o of options) {
     const raw = (values[o.flag] as string | undefined) ?? env[o.env];
-    config[o.key] = raw === undefined || raw === "" ? o.default : convert(o, raw);
+    const value = raw === undefined || raw === "" ? o.default : raw;
+    // Defaults are written as a user would (durations as "15s"): convert them too.
+    config[o.key] = typeof value === "string" ? convert(o, value) : value;
   }
   const result = config as unknown as ServerConfig;
   if ((result.tlsCert === undefined) !== (result.tlsKey === undefined)) {
@@ -173,7 +234,54 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   return { config: result };
 }
 
-function convert(o: OptionSpec, raw: string): string | number {
+const durationUnits: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** Exact origins only (scheme://host[:port]): a typo must not widen CORS. */
+function parseOrigins(o: OptionSpec, raw: string): string[] {
+  const origins = raw
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part !== "");
+  for (const origin of origins) {
+    let url: URL | undefined;
+    try {
+      url = new URL(origin);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || !/^https?:$/.test(url.protocol) || url.origin !== origin) {
+      throw new Error(
+        `--${o.flag} (${o.env}) takes origins such as https://chat.example.com (scheme, host, optional port; no path or trailing slash), got ${JSON.stringify(origin)}`,
+      );
+    }
+  }
+  return origins;
+}
+
+function convert(o: OptionSpec, raw: string): string | number | string[] {
+  if (o.kind === "origins") return parseOrigins(o, raw);
+  if (o.choices !== undefined && !o.choices.includes(raw)) {
+    throw new Error(
+      `--${o.flag} (${o.env}) must be one of ${o.choices.join(", ")}, got ${JSON.stringify(raw)}`,
+    );
+  }
+  if (o.kind === "duration") {
+    const match = /^(\d+)(ms|s|m|h|d)?$/.exec(raw);
+    const n = Number(match?.[1]);
+    if (match === null || !Number.isSafeInteger(n)) {
+      throw new Error(
+        `--${o.flag} (${o.env}) must be a duration such as 0, 500ms, 15s, 30m, 12h or 90d, got ${JSON.stringify(raw)}`,
+      );
+    }
+    // A bare number is in milliseconds, except 0 which needs no unit.
+    return n * (durationUnits[match[2] ?? "ms"] ?? 1);
+  }
   if (o.kind !== "int") return raw;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0)

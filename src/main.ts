@@ -6,7 +6,9 @@ import { readFileSync } from "node:fs";
 import process from "node:process";
 import { buildApp } from "./app.ts";
 import { parseConfig } from "./config.ts";
-import { describeRuntime } from "./runtime.ts";
+import { createMemoryStore } from "./core/memory-store.ts";
+import { runtimeInfo } from "./runtime.ts";
+import { openSqliteStore } from "./sqlite/open-store.ts";
 
 async function main(): Promise<void> {
   let parsed: ReturnType<typeof parseConfig>;
@@ -25,9 +27,15 @@ async function main(): Promise<void> {
     config.tlsCert !== undefined && config.tlsKey !== undefined
       ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
       : undefined;
+  const retention = { maxMessagesPerRoom: config.historyLimit, maxAgeMs: config.historyMaxAgeMs };
+  const store =
+    config.store === "sqlite"
+      ? await openSqliteStore({ dataDir: config.dataDir, retention, durability: config.durability })
+      : createMemoryStore({ retention });
   const { app } = await buildApp({
     seedRoom: config.seedRoom,
-    historyLimit: config.historyLimit,
+    store,
+    heartbeatMs: config.heartbeatMs,
     limits: { maxTextBytes: config.maxTextBytes },
     maxRequestBytes: config.maxRequestBytes,
     subscriberBuffer: config.subscriberBuffer,
@@ -37,6 +45,7 @@ async function main(): Promise<void> {
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     tls,
     logger: { level: config.logLevel },
+    corsOrigins: config.corsOrigins,
   });
 
   let closing = false;
@@ -70,16 +79,19 @@ async function main(): Promise<void> {
   const address = app.server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.port;
   const scheme = tls ? "https" : "http";
+  const url = `${scheme}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+  const { name, version, engine, nodeApi } = runtimeInfo();
   app.log.info(
-    {
-      runtime: describeRuntime(),
-      url: `${scheme}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`,
-      protocols: tls
-        ? "gRPC, gRPC-Web, Connect over TLS: h2 and HTTP/1.1 by ALPN"
-        : "gRPC over h2c (prior knowledge); gRPC-Web and Connect over HTTP/1.1 and h2c",
-    },
+    { runtime: `${name} ${version}`, engine, nodeApi, url, serves: describeServing(url, !!tls) },
     "chat server listening",
   );
+}
+
+/** What the one port speaks, for the startup line: which protocol over which HTTP version. */
+function describeServing(url: string, tls: boolean): string {
+  return tls
+    ? `gRPC (h2), gRPC-Web and Connect (HTTP/1.1 and h2, by ALPN) on ${url}`
+    : `gRPC (h2c), gRPC-Web and Connect (HTTP/1.1 and h2c) on ${url}`;
 }
 
 await main();

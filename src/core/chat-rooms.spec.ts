@@ -1,16 +1,27 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { Event } from "../gen/chat/v1/chat_pb.ts";
-import { type ChatRooms, createChatRooms, type ReplayFrom } from "./chat-rooms.ts";
+import { create } from "@bufbuild/protobuf";
+import { type Event, EventSchema } from "../gen/chat/v1/chat_pb.ts";
+import {
+  type ChatRooms,
+  createChatRooms,
+  type ReplayFrom,
+  type SubscribeParams,
+} from "./chat-rooms.ts";
 import { FellBehindError, SeqAheadError } from "./errors.ts";
-import { createEventBus } from "./event-bus.ts";
+import { createEventBus, type EventBus } from "./event-bus.ts";
 import { createMemoryStore } from "./memory-store.ts";
+import type { MessageStore } from "./message-store.ts";
 
-function setup(maxQueue?: number): ChatRooms {
+function setup(
+  maxQueue?: number,
+  options: { store?: MessageStore; bus?: EventBus<Event>; heartbeatMs?: number } = {},
+): ChatRooms {
   return createChatRooms({
-    store: createMemoryStore(),
-    bus: createEventBus<Event>(),
+    store: options.store ?? createMemoryStore(),
+    bus: options.bus ?? createEventBus<Event>(),
     replayPageSize: 3,
+    heartbeatMs: options.heartbeatMs ?? 0,
     ...(maxQueue === undefined ? {} : { maxQueue }),
   });
 }
@@ -30,7 +41,7 @@ async function collect(
   const seqs: bigint[] = [];
   let ready: bigint | undefined;
   let started = false;
-  for await (const e of rooms.subscribe(room, from, ac.signal)) {
+  for await (const e of rooms.subscribe({ room, from, signal: ac.signal })) {
     if (!started && during) {
       started = true;
       void during();
@@ -89,7 +100,11 @@ describe("chat rooms", () => {
   it("refuses a position ahead of the room", async () => {
     const rooms = setup();
     await send(rooms, "r", "one");
-    const it = rooms.subscribe("r", { case: "afterSeq", value: 5n }, new AbortController().signal);
+    const it = rooms.subscribe({
+      room: "r",
+      from: { case: "afterSeq", value: 5n },
+      signal: new AbortController().signal,
+    });
     await assert.rejects(it[Symbol.asyncIterator]().next(), SeqAheadError);
     assert.equal(rooms.subscriberCount(), 0);
   });
@@ -98,7 +113,7 @@ describe("chat rooms", () => {
     const rooms = setup(4);
     const ac = new AbortController();
     const it = rooms
-      .subscribe("r", { case: "afterSeq", value: 0n }, ac.signal)
+      .subscribe({ room: "r", from: { case: "afterSeq", value: 0n }, signal: ac.signal })
       [Symbol.asyncIterator]();
     assert.equal((await it.next()).value?.kind.case, "ready");
     await send(rooms, "r", "m1");
@@ -123,7 +138,9 @@ describe("chat rooms", () => {
   it("leaves no listener behind when the subscriber goes away", async () => {
     const rooms = setup();
     const ac = new AbortController();
-    const it = rooms.subscribe("r", { case: undefined }, ac.signal)[Symbol.asyncIterator]();
+    const it = rooms
+      .subscribe({ room: "r", from: { case: undefined }, signal: ac.signal })
+      [Symbol.asyncIterator]();
     await it.next(); // ready
     assert.equal(rooms.subscriberCount("r"), 1);
     const pending = it.next();
@@ -131,4 +148,162 @@ describe("chat rooms", () => {
     await assert.rejects(pending, /gone/);
     assert.equal(rooms.subscriberCount(), 0);
   });
+
+  it("announces messages removed by retention instead of skipping them silently", async () => {
+    const rooms = setup(undefined, {
+      store: createMemoryStore({ retention: { maxMessagesPerRoom: 3 } }),
+    });
+    for (let i = 1; i <= 10; i++) await send(rooms, "r", `m${i}`);
+    const events = await take(rooms, { room: "r", from: { case: "afterSeq", value: 2n } }, 5);
+    assert.deepEqual(events.slice(0, 5), [
+      "gap 2..8",
+      "message 8",
+      "message 9",
+      "message 10",
+      "ready 10",
+    ]);
+  });
+
+  it("announces a gap even when nothing after the position is retained", async () => {
+    let clock = 0;
+    const rooms = setup(undefined, {
+      store: createMemoryStore({ retention: { maxAgeMs: 1000 }, now: () => clock }),
+    });
+    for (let i = 1; i <= 4; i++) await send(rooms, "r", `m${i}`);
+    clock = 5000;
+    const events = await take(rooms, { room: "r", from: { case: "afterSeq", value: 1n } }, 2);
+    assert.deepEqual(events, ["gap 1..5", "ready 4"]);
+  });
+
+  it("tells a client resuming from another history to start over", async () => {
+    const store = createMemoryStore();
+    const rooms = setup(undefined, { store });
+    for (let i = 1; i <= 3; i++) await send(rooms, "r", `m${i}`);
+    const from = { case: "afterSeq", value: 7n } as const;
+    const events = await take(rooms, { room: "r", from, epoch: "an-old-epoch" }, 5);
+    assert.deepEqual(events, [
+      `reset ${store.epoch}`,
+      "message 1",
+      "message 2",
+      "message 3",
+      "ready 3",
+    ]);
+    // The same position with the current epoch is simply ahead of the room.
+    await assert.rejects(take(rooms, { room: "r", from, epoch: store.epoch }, 1), SeqAheadError);
+  });
+
+  it("fills a hole in the live sequence from the store", async () => {
+    const bus = createEventBus<Event>();
+    const store = createMemoryStore();
+    const rooms = setup(undefined, { store, bus });
+    const got = take(rooms, { room: "r", from: { case: undefined } }, 4);
+    await new Promise((r) => setImmediate(r));
+    // Stored but published out of order, as a bus spanning servers might.
+    const one = await store.append({ room: "r", sender: "a", text: "1", clientId: "" });
+    const two = await store.append({ room: "r", sender: "a", text: "2", clientId: "" });
+    bus.publish("r", create(EventSchema, { kind: { case: "message", value: two.message } }));
+    bus.publish("r", create(EventSchema, { kind: { case: "message", value: one.message } }));
+    await send(rooms, "r", "3");
+    assert.deepEqual(await got, ["ready 0", "message 1", "message 2", "message 3"]);
+  });
+
+  it("publishes a retried send once and returns the original", async () => {
+    const rooms = setup();
+    const got = take(rooms, { room: "r", from: { case: undefined } }, 3);
+    await new Promise((r) => setImmediate(r));
+    const input = { room: "r", sender: "a", text: "once", clientId: "c1" };
+    const [a, b] = [await rooms.send(input), await rooms.send(input)];
+    assert.deepEqual([a.duplicate, b.duplicate, b.message.seq], [false, true, 1n]);
+    await send(rooms, "r", "next");
+    assert.deepEqual(await got, ["ready 0", "message 1", "message 2"]);
+  });
+
+  it("tracks presence: a snapshot in ready, then joins and leaves, once per name", async () => {
+    const rooms = setup();
+    const alice = new AbortController();
+    const aliceEvents = take(rooms, { room: "r", from: { case: undefined }, name: "alice" }, 5, {
+      signal: alice.signal,
+    });
+    await new Promise((r) => setImmediate(r));
+    const bob1 = new AbortController();
+    const bob2 = new AbortController();
+    const bobFirst = rooms
+      .subscribe({ room: "r", from: { case: undefined }, name: "bob", signal: bob1.signal })
+      [Symbol.asyncIterator]();
+    const ready: Event | undefined = (await bobFirst.next()).value;
+    assert.equal(ready?.kind.case, "ready");
+    assert.deepEqual(
+      ready?.kind.case === "ready" ? ready.kind.value.members.map((m) => m.name) : [],
+      ["alice"],
+    );
+    assert.deepEqual(
+      rooms.members("r").map((m) => m.name),
+      ["alice", "bob"],
+    );
+    const bobSecond = rooms
+      .subscribe({ room: "r", from: { case: undefined }, name: "bob", signal: bob2.signal })
+      [Symbol.asyncIterator]();
+    await bobSecond.next();
+    rooms.setTyping("r", "bob", true);
+    await bobFirst.return?.(undefined);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(
+      rooms.members("r").map((m) => m.name),
+      ["alice", "bob"],
+      "bob still has a stream open",
+    );
+    await bobSecond.return?.(undefined);
+    assert.deepEqual(
+      rooms.members("r").map((m) => m.name),
+      ["alice"],
+    );
+    assert.deepEqual(await aliceEvents, [
+      "ready 0",
+      "joined alice",
+      "joined bob",
+      "typing bob true",
+      "left bob",
+    ]);
+    alice.abort();
+    assert.deepEqual(rooms.members("r"), []);
+  });
+
+  it("sends heartbeats on a quiet live stream only", async () => {
+    const rooms = setup(undefined, { heartbeatMs: 40 });
+    const started = Date.now();
+    const events = await take(rooms, { room: "r", from: { case: undefined } }, 3);
+    assert.deepEqual(events, ["ready 0", "heartbeat", "heartbeat"]);
+    assert.ok(Date.now() - started >= 70, "two intervals passed");
+  });
 });
+
+/** Describes the first `count` events of a subscription, one short string each. */
+async function take(
+  rooms: ChatRooms,
+  params: Omit<SubscribeParams, "signal">,
+  count: number,
+  options: { signal?: AbortSignal } = {},
+): Promise<string[]> {
+  const ac = new AbortController();
+  options.signal?.addEventListener("abort", () => ac.abort());
+  const out: string[] = [];
+  try {
+    for await (const e of rooms.subscribe({ ...params, signal: ac.signal })) {
+      const k = e.kind;
+      if (k.case === "message") out.push(`message ${k.value.seq}`);
+      else if (k.case === "ready") out.push(`ready ${k.value.headSeq}`);
+      else if (k.case === "gap") out.push(`gap ${k.value.afterSeq}..${k.value.nextSeq}`);
+      else if (k.case === "reset") out.push(`reset ${k.value.epoch}`);
+      else if (k.case === "memberJoined") out.push(`joined ${k.value.member?.name}`);
+      else if (k.case === "memberLeft") out.push(`left ${k.value.name}`);
+      else if (k.case === "typing") out.push(`typing ${k.value.name} ${k.value.typing}`);
+      else out.push(String(k.case));
+      if (out.length >= count) break;
+    }
+  } catch (e) {
+    if (!ac.signal.aborted) throw e;
+  } finally {
+    ac.abort();
+  }
+  return out;
+}

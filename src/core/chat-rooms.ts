@@ -1,8 +1,10 @@
-import { create } from "@bufbuild/protobuf";
-import { type Event, EventSchema, type Message } from "../gen/chat/v1/chat_pb.ts";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { type Event, EventSchema, type Member, type Message } from "../gen/chat/v1/chat_pb.ts";
 import { FellBehindError, SeqAheadError, SubscriberOverflowError } from "./errors.ts";
 import type { EventBus } from "./event-bus.ts";
-import type { MessageStore, NewMessage } from "./message-store.ts";
+import type { AppendResult, MessageStore, NewMessage } from "./message-store.ts";
+import { createPresence } from "./presence.ts";
 
 /** Where a subscription's replay starts. */
 export type ReplayFrom =
@@ -10,23 +12,41 @@ export type ReplayFrom =
   | { case: "last"; value: number }
   | { case: undefined; value?: undefined };
 
+export interface SubscribeParams {
+  room: string;
+  from: ReplayFrom;
+  /** The history epoch `from.afterSeq` belongs to, when the client knows it. */
+  epoch?: string;
+  /** Presence name; empty or absent: not listed. */
+  name?: string;
+  /** Ends the subscription: client gone, deadline or shutdown. */
+  signal: AbortSignal;
+}
+
 /**
  * The chat logic shared by every API (the seed's ChatServer and chat.v1):
- * send through the store and the bus, subscribe with replay then live events.
- * Knows nothing of RPC protocols or runtimes.
+ * send through the store and the bus, subscribe with replay then live
+ * events, presence and typing. Knows nothing of RPC protocols or runtimes.
  */
 export interface ChatRooms {
-  send(message: NewMessage): Promise<Message>;
+  /** Stores and publishes a message; a retry of a stored client id publishes nothing. */
+  send(message: NewMessage): Promise<AppendResult>;
   /**
-   * Replays history from `from`, then an `Event.ready`, then live events,
-   * with no gap and no duplicate between replay and live. Ends when `signal`
-   * aborts (throwing its reason) or when the subscriber falls too far behind
-   * (throwing a `FellBehindError`). Throws `SeqAheadError` for a position
-   * the room has not reached.
+   * Replays history, then an `Event.ready`, then live events, with no gap
+   * and no duplicate between replay and live. History that retention removed
+   * is announced with `Event.gap`, a history that is not the one the client
+   * resumes from with `Event.reset`: never a silently partial replay.
+   * Ends when `signal` aborts (throwing its reason) or when the subscriber
+   * falls too far behind (`FellBehindError`). Throws `SeqAheadError` for a
+   * position the room has not reached.
    */
-  subscribe(room: string, from: ReplayFrom, signal: AbortSignal): AsyncIterable<Event>;
+  subscribe(params: SubscribeParams): AsyncIterable<Event>;
   /** A page of history before `beforeSeq` (0n: the newest), oldest first. */
   history(room: string, beforeSeq: bigint, limit: number): Promise<Message[]>;
+  /** Who is in the room now. */
+  members(room: string): Member[];
+  /** Tells the room's subscribers that `name` started or stopped typing. Not stored. */
+  setTyping(room: string, name: string, typing: boolean): void;
   /** Open subscriptions in a room, or in all rooms. */
   subscriberCount(room?: string): number;
 }
@@ -38,6 +58,12 @@ export interface ChatRoomsOptions {
   maxQueue?: number;
   /** Page size used while replaying long histories. Default 500. */
   replayPageSize?: number;
+  /** Heartbeat on a quiet live stream after this long; 0 disables. Default 15 s. */
+  heartbeatMs?: number;
+}
+
+function event(kind: MessageInitShape<typeof EventSchema>["kind"]): Event {
+  return create(EventSchema, { kind });
 }
 
 export function createChatRooms({
@@ -45,66 +71,142 @@ export function createChatRooms({
   bus,
   maxQueue,
   replayPageSize = 500,
+  heartbeatMs = 15_000,
 }: ChatRoomsOptions): ChatRooms {
+  const presence = createPresence();
+  const heartbeat =
+    heartbeatMs > 0
+      ? {
+          intervalMs: heartbeatMs,
+          event: () => event({ case: "heartbeat", value: { serverTime: timestampNow() } }),
+        }
+      : undefined;
+
+  /**
+   * Messages of `room` after `afterSeq`, page by page, up to `untilSeq`
+   * (inclusive; undefined: until a short page).
+   */
+  async function* readFrom(room: string, afterSeq: bigint, untilSeq?: bigint) {
+    for (let last = afterSeq; untilSeq === undefined || last < untilSeq; ) {
+      const limit =
+        untilSeq === undefined || untilSeq - last > BigInt(replayPageSize)
+          ? replayPageSize
+          : Number(untilSeq - last);
+      const page = await store.readAfter(room, last, limit);
+      for (const message of page) {
+        if (untilSeq !== undefined && message.seq > untilSeq) return;
+        yield message;
+        last = message.seq;
+      }
+      if (page.length < limit) return;
+    }
+  }
+
   return {
     async send(input) {
-      const message = await store.append(input);
-      bus.publish(message.room, create(EventSchema, { kind: { case: "message", value: message } }));
-      return message;
+      const result = await store.append(input);
+      // Publish synchronously on resolution: appends of a room resolve in
+      // seq order, so events are published in seq order.
+      if (!result.duplicate) {
+        bus.publish(result.message.room, event({ case: "message", value: result.message }));
+      }
+      return result;
     },
 
-    async *subscribe(room, from, signal) {
-      // Listen before reading history: anything appended from here on is
+    async *subscribe({ room, from, epoch, name, signal }) {
+      // Listen before reading anything: whatever happens from here on is
       // either in the replay or in the live queue (or both: dropped by seq).
-      const live = bus.subscribe(room, { signal, maxQueue });
+      // The member list is read in the same turn, so the joins and leaves in
+      // the live queue are exactly those that follow it.
+      const live = bus.subscribe(room, { signal, maxQueue, heartbeat });
+      const members = presence.members(room);
+      const joined = name ? presence.join(room, name) : undefined;
+      let listed = name !== undefined && name !== "";
+      if (joined) bus.publish(room, event({ case: "memberJoined", value: { member: joined } }));
       let lastSeq = 0n;
+
+      /** Turns messages into events, announcing any seqs that are missing before them. */
+      function* deliver(message: Message) {
+        if (message.seq > lastSeq + 1n) {
+          yield event({ case: "gap", value: { afterSeq: lastSeq, nextSeq: message.seq } });
+        }
+        lastSeq = message.seq;
+        yield event({ case: "message", value: message });
+      }
+
       try {
-        // `last` reads its one page backwards, complete up to the head at
-        // that moment; `afterSeq` pages forwards until a short page. Either
-        // way, anything newer is already in the live queue.
-        let page: Message[] | undefined;
+        const bounds = await store.bounds(room);
+        let replay: AsyncIterable<Message> | Message[];
         if (from.case === "afterSeq") {
-          const head = await store.headSeq(room);
-          if (from.value > head) throw new SeqAheadError(from.value, head);
-          lastSeq = from.value;
+          if (epoch && epoch !== store.epoch) {
+            yield event({ case: "reset", value: { epoch: store.epoch } });
+            lastSeq = bounds.firstSeq - 1n;
+          } else if (from.value > bounds.headSeq) {
+            throw new SeqAheadError(from.value, bounds.headSeq);
+          } else {
+            lastSeq = from.value;
+          }
+          replay = readFrom(room, lastSeq);
         } else if (from.case === "last") {
-          page = await store.readBefore(room, 0n, from.value);
-          lastSeq = page[0] !== undefined ? page[0].seq - 1n : await store.headSeq(room);
+          // One page read backwards, complete up to the head at that
+          // moment; anything newer is already in the live queue.
+          replay = await store.readBefore(room, 0n, from.value);
+          lastSeq = (replay[0]?.seq ?? bounds.headSeq + 1n) - 1n;
         } else {
-          lastSeq = await store.headSeq(room);
-          page = [];
+          replay = [];
+          lastSeq = bounds.headSeq;
         }
-        for (;;) {
-          const complete = page !== undefined;
-          page ??= await store.readAfter(room, lastSeq, replayPageSize);
-          for (const message of page) {
-            signal.throwIfAborted();
-            yield create(EventSchema, { kind: { case: "message", value: message } });
-            lastSeq = message.seq;
-          }
-          if (complete || page.length < replayPageSize) break;
-          page = undefined;
+        for await (const message of replay) {
+          signal.throwIfAborted();
+          yield* deliver(message);
         }
-        yield create(EventSchema, { kind: { case: "ready", value: { headSeq: lastSeq } } });
-        for await (const event of live) {
-          if (event.kind.case === "message") {
-            if (event.kind.value.seq <= lastSeq) continue;
-            lastSeq = event.kind.value.seq;
+        // Everything up to the head read above was committed, so what the
+        // replay did not find there was removed by retention.
+        if (lastSeq < bounds.headSeq) {
+          yield event({ case: "gap", value: { afterSeq: lastSeq, nextSeq: bounds.headSeq + 1n } });
+          lastSeq = bounds.headSeq;
+        }
+        yield event({
+          case: "ready",
+          value: { headSeq: lastSeq, epoch: store.epoch, members },
+        });
+
+        for await (const e of live) {
+          if (e.kind.case === "message") {
+            const message = e.kind.value;
+            if (message.seq <= lastSeq) continue;
+            // A hole in the live sequence (events reordered on their way
+            // here) is filled from the store before going on.
+            if (message.seq > lastSeq + 1n) {
+              for await (const m of readFrom(room, lastSeq, message.seq - 1n)) yield* deliver(m);
+            }
+            yield* deliver(message);
+          } else {
+            yield e;
           }
-          yield event;
         }
       } catch (e) {
-        if (e instanceof SubscriberOverflowError) {
-          throw new FellBehindError(lastSeq, e);
-        }
+        if (e instanceof SubscriberOverflowError) throw new FellBehindError(lastSeq, e);
         throw e;
       } finally {
         live.close();
+        if (listed && name && presence.leave(room, name)) {
+          bus.publish(room, event({ case: "memberLeft", value: { name } }));
+        }
+        listed = false;
       }
     },
 
     history(room, beforeSeq, limit) {
       return store.readBefore(room, beforeSeq, limit);
+    },
+
+    members(room) {
+      return presence.members(room);
+    },
+
+    setTyping(room, name, typing) {
+      bus.publish(room, event({ case: "typing", value: { name, typing } }));
     },
 
     subscriberCount(room) {

@@ -22,16 +22,22 @@ export interface EventBus<E> {
    * listener is removed when the iteration ends, when `signal` aborts (the
    * iterator then throws `signal.reason`), or on overflow.
    */
-  subscribe(topic: string, options: SubscribeOptions): Subscription<E>;
+  subscribe(topic: string, options: SubscribeOptions<E>): Subscription<E>;
   /** Number of live subscriptions, for one topic or in all. For tests and metrics. */
   subscriberCount(topic?: string): number;
 }
 
-export interface SubscribeOptions {
+export interface SubscribeOptions<E> {
   /** Ends the subscription: client gone, deadline, or server shutdown. */
   signal: AbortSignal;
   /** Events buffered before the subscriber counts as too slow. Default 1024. */
   maxQueue?: number;
+  /**
+   * Liveness: when the subscriber was handed nothing for `intervalMs` and its
+   * buffer is empty, it receives `event()`. One timer per subscription that
+   * fires at most once per interval; busy streams never see a heartbeat.
+   */
+  heartbeat?: { intervalMs: number; event: () => E };
 }
 
 export interface Subscription<E> extends AsyncIterable<E> {
@@ -61,10 +67,32 @@ export function createEventBus<E>(): EventBus<E> {
       for (const listener of set) listener.push(event);
     },
 
-    subscribe(topic, { signal, maxQueue = defaultMaxQueue }) {
+    subscribe(topic, { signal, maxQueue = defaultMaxQueue, heartbeat }) {
       const queue: E[] = [];
       let state: "open" | "closed" | "overflow" = "open";
       let wake: (() => void) | undefined;
+      let lastHandedOut = Date.now();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+
+      // Re-armed for exactly the time left until the stream has been quiet
+      // for a whole interval, so a heartbeat follows the last event by
+      // `intervalMs`, not by up to twice that.
+      function armHeartbeat(delay: number): void {
+        if (heartbeat === undefined || state !== "open") return;
+        timer = setTimeout(() => {
+          const quiet = Date.now() - lastHandedOut;
+          if (quiet < heartbeat.intervalMs) {
+            armHeartbeat(heartbeat.intervalMs - quiet);
+            return;
+          }
+          if (queue.length === 0) {
+            queue.push(heartbeat.event());
+            lastHandedOut = Date.now();
+            wake?.();
+          }
+          armHeartbeat(heartbeat.intervalMs);
+        }, delay);
+      }
 
       const listener: Listener<E> = {
         push(event) {
@@ -79,6 +107,7 @@ export function createEventBus<E>(): EventBus<E> {
       function end(next: "closed" | "overflow"): void {
         if (state !== "open") return;
         state = next;
+        clearTimeout(timer);
         remove(topic, listener);
         signal.removeEventListener("abort", onAbort);
         wake?.();
@@ -97,6 +126,7 @@ export function createEventBus<E>(): EventBus<E> {
         }
         set.add(listener);
         signal.addEventListener("abort", onAbort, { once: true });
+        armHeartbeat(heartbeat?.intervalMs ?? 0);
       }
 
       async function* iterate(): AsyncGenerator<E> {
@@ -104,7 +134,10 @@ export function createEventBus<E>(): EventBus<E> {
           for (;;) {
             // Deliver what is buffered first: events published before an
             // abort or overflow were accepted and stay in order.
-            while (queue.length > 0) yield queue.shift() as E;
+            while (queue.length > 0) {
+              lastHandedOut = Date.now();
+              yield queue.shift() as E;
+            }
             if (signal.aborted) throw signal.reason;
             if (state === "overflow") throw new SubscriberOverflowError("subscriber fell behind");
             if (state === "closed") return;

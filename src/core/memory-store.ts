@@ -1,51 +1,89 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
 import { type Message, MessageSchema } from "../gen/chat/v1/chat_pb.ts";
-import type { MessageStore } from "./message-store.ts";
+import { defaultRetention, type MessageStore, type RetentionPolicy } from "./message-store.ts";
 
 export interface MemoryStoreOptions {
   /**
-   * Messages retained per room; older ones are dropped first. Default 10,000.
-   * Bounds memory (the seed kept every note forever). Trimming happens in
-   * batches, so up to 1/16 more may be held for a while.
+   * How much each room keeps. Default 10,000 messages, any age. Bounds memory
+   * per room (the seed kept every note forever). Trimming by count happens in
+   * batches, so up to 1/16 more may be held for a while (never returned past
+   * the age limit, though).
    */
-  maxMessagesPerRoom?: number;
+  retention?: Partial<RetentionPolicy>;
   /** Clock, for tests. Default `Date.now`. */
   now?: () => number;
 }
 
 interface Room {
-  /** Retained messages; messages[i].seq === first + i. */
+  /** Retained messages; messages[i].seq === head - messages.length + 1 + i. */
   messages: Message[];
   head: bigint;
+  /** Client id → retained message, for idempotent appends. */
+  byClientId: Map<string, Message>;
 }
 
 /**
- * A bounded in-memory {@link MessageStore}: nothing survives a restart. For
- * tests and ephemeral deployments.
+ * A bounded in-memory {@link MessageStore}: nothing survives a restart (each
+ * store gets a new epoch, so resuming clients are told). For tests and
+ * ephemeral deployments.
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): MessageStore {
-  const max = options.maxMessagesPerRoom ?? 10_000;
+  const { maxMessagesPerRoom: max, maxAgeMs } = { ...defaultRetention, ...options.retention };
   const now = options.now ?? Date.now;
   const trimBatch = Math.max(1, max >> 4);
   const rooms = new Map<string, Room>();
 
-  function firstSeq(room: Room): bigint {
-    return room.head - BigInt(room.messages.length) + 1n;
+  function drop(room: Room, count: number): void {
+    for (const m of room.messages.splice(0, count)) {
+      if (m.clientId !== "") room.byClientId.delete(m.clientId);
+    }
   }
-  /** Index of the first retained message with seq > afterSeq. */
-  function indexAfter(room: Room, afterSeq: bigint): number {
-    const i = afterSeq - firstSeq(room) + 1n;
-    return i < 0n ? 0 : Number(i > BigInt(room.messages.length) ? room.messages.length : i);
+
+  /** Drops what retention no longer allows; returns the room for chaining. */
+  function expire(room: Room): Room {
+    // Trim by count in batches: splicing one element off the front of a long
+    // array on every append would make each append cost O(max).
+    if (room.messages.length >= max + trimBatch) drop(room, room.messages.length - max);
+    if (maxAgeMs > 0) {
+      const cutoff = now() - maxAgeMs;
+      let n = 0;
+      for (const m of room.messages) {
+        if (m.sentAt === undefined || timestampMs(m.sentAt) >= cutoff) break;
+        n++;
+      }
+      if (n > 0) drop(room, n);
+    }
+    return room;
+  }
+
+  /** Retained messages visible now: the newest `max`, none too old. */
+  function visible(name: string): Message[] {
+    const room = rooms.get(name);
+    if (room === undefined) return [];
+    const all = expire(room).messages;
+    return all.length > max ? all.slice(all.length - max) : all;
+  }
+
+  /** Index of the first message with seq > afterSeq in a contiguous run. */
+  function indexAfter(messages: Message[], afterSeq: bigint): number {
+    const first = messages[0]?.seq ?? 0n;
+    const i = afterSeq - first + 1n;
+    return i < 0n ? 0 : Number(i > BigInt(messages.length) ? messages.length : i);
   }
 
   return {
+    epoch: crypto.randomUUID(),
+
     async append({ room: name, sender, text, clientId }) {
       let room = rooms.get(name);
       if (room === undefined) {
-        room = { messages: [], head: 0n };
+        room = { messages: [], head: 0n, byClientId: new Map() };
         rooms.set(name, room);
       }
+      expire(room);
+      const original = clientId === "" ? undefined : room.byClientId.get(clientId);
+      if (original !== undefined) return { message: original, duplicate: true };
       room.head += 1n;
       const message = create(MessageSchema, {
         room: name,
@@ -56,29 +94,25 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MessageStor
         sentAt: timestampFromMs(now()),
       });
       room.messages.push(message);
-      // Trim in batches: splicing one element off the front of a long array
-      // on every append would make each append cost O(max).
-      if (room.messages.length >= max + trimBatch)
-        room.messages.splice(0, room.messages.length - max);
-      return message;
+      if (clientId !== "") room.byClientId.set(clientId, message);
+      return { message, duplicate: false };
     },
 
     async readAfter(name, afterSeq, limit) {
-      const room = rooms.get(name);
-      if (room === undefined) return [];
-      const start = indexAfter(room, afterSeq);
-      return room.messages.slice(start, start + limit);
+      const all = visible(name);
+      const start = indexAfter(all, afterSeq);
+      return all.slice(start, start + limit);
     },
 
     async readBefore(name, beforeSeq, limit) {
-      const room = rooms.get(name);
-      if (room === undefined) return [];
-      const end = beforeSeq === 0n ? room.messages.length : indexAfter(room, beforeSeq - 1n);
-      return room.messages.slice(Math.max(0, end - limit), end);
+      const all = visible(name);
+      const end = beforeSeq === 0n ? all.length : indexAfter(all, beforeSeq - 1n);
+      return all.slice(Math.max(0, end - limit), end);
     },
 
-    async headSeq(name) {
-      return rooms.get(name)?.head ?? 0n;
+    async bounds(name) {
+      const head = rooms.get(name)?.head ?? 0n;
+      return { firstSeq: visible(name)[0]?.seq ?? head + 1n, headSeq: head };
     },
 
     async close() {

@@ -102,7 +102,9 @@ for (const version of ["v1", "v1alpha"] as const) {
       ]);
       assert.deepEqual(fileNames(byName), [
         "chat/v1/chat.proto",
+        "buf/validate/validate.proto",
         "google/protobuf/timestamp.proto",
+        "google/protobuf/descriptor.proto",
       ]);
       assert.deepEqual(fileNames(bySymbol), ["chat/v1/chat.proto"]);
       assert.deepEqual(fileNames(again), ["google/protobuf/timestamp.proto"]);
@@ -122,7 +124,7 @@ for (const version of ["v1", "v1alpha"] as const) {
       const registry = createFileRegistry(chat, (name) => imports.find((f) => f.name === name));
       const sentAt = registry.getMessage("chat.v1.Message")?.field.sentAt;
       assert.equal(sentAt?.proto.jsonName, "sentAt");
-      assert.equal(registry.getService("chat.v1.ChatService")?.methods.length, 4);
+      assert.equal(registry.getService("chat.v1.ChatService")?.methods.length, 6);
     });
 
     it("finds the file of every kind of symbol", async () => {

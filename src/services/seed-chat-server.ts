@@ -2,7 +2,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { ChatRooms } from "../core/chat-rooms.ts";
 import type { ChatServer } from "../gen/grpc/chat_pb.ts";
 import type { ChatLimits } from "./limits.ts";
-import { validateText } from "./validate.ts";
+import { validateTextSize } from "./validate.ts";
 
 /**
  * The seed's `grpc.ChatServer`, with the seed's semantics: ChatStream replays
@@ -18,7 +18,7 @@ export function createSeedChatServer(
   return {
     async *chatStream(_req, ctx) {
       const all = { case: "afterSeq", value: 0n } as const;
-      for await (const event of rooms.subscribe(room, all, ctx.signal)) {
+      for await (const event of rooms.subscribe({ room, from: all, signal: ctx.signal })) {
         if (event.kind.case !== "message") continue;
         const { sender, text } = event.kind.value;
         yield { name: sender, message: text };
@@ -27,7 +27,7 @@ export function createSeedChatServer(
 
     async sendNote(note) {
       // The seed accepted any note; only the size is bounded here.
-      validateText(note.message, limits, true);
+      validateTextSize(note.message, limits);
       await rooms.send({ room, sender: note.name, text: note.message, clientId: "" });
       return {};
     },

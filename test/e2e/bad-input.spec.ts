@@ -133,10 +133,17 @@ describe("requests that break the API's rules", () => {
             // 51 characters but 102 UTF-8 bytes: over maxTextBytes.
             const long = await send("é".repeat(51));
             assert.equal(Code[long.code], "InvalidArgument");
-            assert.match(long.rawMessage, /longer than 100 bytes/);
+            assert.match(long.rawMessage, /at most 100 UTF-8 bytes/);
             assert.equal(await codeOf(send("")), "InvalidArgument");
             assert.equal(await codeOf(send("   ")), "InvalidArgument");
-            assert.equal(await codeOf(send("hi", "Not A Room!")), "InvalidArgument");
+            const badRoom = await send("hi", "Not A Room!");
+            assert.equal(Code[badRoom.code], "InvalidArgument");
+            assert.match(badRoom.rawMessage, /room must be 1 to 64 of a-z 0-9/);
+            const badId = await expectError(() =>
+              client.send({ room: "r", sender: "s", text: "hi", clientId: "has space" }, timeout()),
+            );
+            assert.equal(Code[badId.code], "InvalidArgument");
+            assert.match(badId.rawMessage, /client_id must be at most 64 printable ASCII/);
             const ahead = expectError(() =>
               drain(
                 client.subscribe({ room: "r", start: { case: "afterSeq", value: 5n } }, timeout()),

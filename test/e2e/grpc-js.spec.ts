@@ -35,7 +35,10 @@ describe("@grpc/grpc-js against our server", () => {
       assert.equal(first.seq, "1");
       assert.equal(first.client_id, "c-1");
       assert.ok(Number(first.sent_at.seconds) > 1_700_000_000, "sent_at is set");
-      assert.equal((await unary(chat, "Send", req)).seq, "2");
+      // A retry with the same client id is the same message.
+      const retry = await unary(chat, "Send", req);
+      assert.deepEqual([retry.seq, retry.duplicate], ["1", true]);
+      assert.equal((await unary(chat, "Send", { ...req, client_id: "c-2" })).seq, "2");
     }));
 
   it("replays, then streams live messages with Subscribe", () =>

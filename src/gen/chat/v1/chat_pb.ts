@@ -12,6 +12,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../buf/validate/validate_pb.ts";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message as Message$1 } from "@bufbuild/protobuf";
@@ -20,7 +21,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file chat/v1/chat.proto.
  */
 export const file_chat_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEiggEKB01lc3NhZ2USDAoEcm9vbRgBIAEoCRILCgNzZXEYAiABKAQSDgoGc2VuZGVyGAMgASgJEgwKBHRleHQYBCABKAkSKwoHc2VudF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJY2xpZW50X2lkGAYgASgJIkwKC1NlbmRSZXF1ZXN0EgwKBHJvb20YASABKAkSDgoGc2VuZGVyGAIgASgJEgwKBHRleHQYAyABKAkSEQoJY2xpZW50X2lkGAQgASgJIlsKDFNlbmRSZXNwb25zZRILCgNzZXEYASABKAQSKwoHc2VudF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJY2xpZW50X2lkGAMgASgJIk4KEFN1YnNjcmliZVJlcXVlc3QSDAoEcm9vbRgBIAEoCRITCglhZnRlcl9zZXEYAiABKARIABIOCgRsYXN0GAMgASgNSABCBwoFc3RhcnQiMgoRU3Vic2NyaWJlUmVzcG9uc2USHQoFZXZlbnQYASABKAsyDi5jaGF0LnYxLkV2ZW50IlUKBUV2ZW50EiMKB21lc3NhZ2UYASABKAsyEC5jaGF0LnYxLk1lc3NhZ2VIABIfCgVyZWFkeRgCIAEoCzIOLmNoYXQudjEuUmVhZHlIAEIGCgRraW5kIhkKBVJlYWR5EhAKCGhlYWRfc2VxGAEgASgEImsKC0NoYXRSZXF1ZXN0Ei4KCXN1YnNjcmliZRgBIAEoCzIZLmNoYXQudjEuU3Vic2NyaWJlUmVxdWVzdEgAEiQKBHNlbmQYAiABKAsyFC5jaGF0LnYxLlNlbmRSZXF1ZXN0SABCBgoEa2luZCJeCgxDaGF0UmVzcG9uc2USHwoFZXZlbnQYASABKAsyDi5jaGF0LnYxLkV2ZW50SAASJQoEc2VudBgCIAEoCzIVLmNoYXQudjEuU2VuZFJlc3BvbnNlSABCBgoEa2luZCJEChFHZXRIaXN0b3J5UmVxdWVzdBIMCgRyb29tGAEgASgJEhIKCmJlZm9yZV9zZXEYAiABKAQSDQoFbGltaXQYAyABKA0iUQoSR2V0SGlzdG9yeVJlc3BvbnNlEiIKCG1lc3NhZ2VzGAEgAygLMhAuY2hhdC52MS5NZXNzYWdlEhcKD25leHRfYmVmb3JlX3NlcRgCIAEoBDKIAgoLQ2hhdFNlcnZpY2USMwoEU2VuZBIULmNoYXQudjEuU2VuZFJlcXVlc3QaFS5jaGF0LnYxLlNlbmRSZXNwb25zZRJECglTdWJzY3JpYmUSGS5jaGF0LnYxLlN1YnNjcmliZVJlcXVlc3QaGi5jaGF0LnYxLlN1YnNjcmliZVJlc3BvbnNlMAESNwoEQ2hhdBIULmNoYXQudjEuQ2hhdFJlcXVlc3QaFS5jaGF0LnYxLkNoYXRSZXNwb25zZSgBMAESRQoKR2V0SGlzdG9yeRIaLmNoYXQudjEuR2V0SGlzdG9yeVJlcXVlc3QaGy5jaGF0LnYxLkdldEhpc3RvcnlSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEiggEKB01lc3NhZ2USDAoEcm9vbRgBIAEoCRILCgNzZXEYAiABKAQSDgoGc2VuZGVyGAMgASgJEgwKBHRleHQYBCABKAkSKwoHc2VudF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJY2xpZW50X2lkGAYgASgJIowECgtTZW5kUmVxdWVzdBKZAQoEcm9vbRgBIAEoCUKKAbpIhgG6AYIBCgtyb29tLmZvcm1hdBJGcm9vbSBtdXN0IGJlIDEgdG8gNjQgb2YgYS16IDAtOSAuIF8gLSwgc3RhcnRpbmcgd2l0aCBhIGxldHRlciBvciBkaWdpdBordGhpcy5tYXRjaGVzKCdeW2EtejAtOV1bYS16MC05Ll8tXXswLDYzfSQnKRJqCgZzZW5kZXIYAiABKAlCWrpIV7oBUAoQc2VuZGVyLm5vdF9ibGFuaxInc2VuZGVyIG11c3Qgbm90IGJlIGVtcHR5IG9yIG9ubHkgc3BhY2VzGhN0aGlzLm1hdGNoZXMoJ1xcUycpcgIYQBJgCgR0ZXh0GAMgASgJQlK6SE+6AUwKDnRleHQubm90X2JsYW5rEiV0ZXh0IG11c3Qgbm90IGJlIGVtcHR5IG9yIG9ubHkgc3BhY2VzGhN0aGlzLm1hdGNoZXMoJ1xcUycpEpIBCgljbGllbnRfaWQYBCABKAlCf7pIfLoBeQoQY2xpZW50X2lkLmZvcm1hdBJGY2xpZW50X2lkIG11c3QgYmUgYXQgbW9zdCA2NCBwcmludGFibGUgQVNDSUkgY2hhcmFjdGVycyB3aXRob3V0IHNwYWNlcxoddGhpcy5tYXRjaGVzKCdeWyEtfl17MCw2NH0kJykibgoMU2VuZFJlc3BvbnNlEgsKA3NlcRgBIAEoBBIrCgdzZW50X2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgljbGllbnRfaWQYAyABKAkSEQoJZHVwbGljYXRlGAQgASgIIvsCChBTdWJzY3JpYmVSZXF1ZXN0EpkBCgRyb29tGAEgASgJQooBukiGAboBggEKC3Jvb20uZm9ybWF0EkZyb29tIG11c3QgYmUgMSB0byA2NCBvZiBhLXogMC05IC4gXyAtLCBzdGFydGluZyB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Git0aGlzLm1hdGNoZXMoJ15bYS16MC05XVthLXowLTkuXy1dezAsNjN9JCcpEhMKCWFmdGVyX3NlcRgCIAEoBEgAEhgKBGxhc3QYAyABKA1CCLpIBSoDGPQDSAASewoEbmFtZRgEIAEoCUJtukhqugFjCg5uYW1lLm5vdF9ibGFuaxIubmFtZSBtdXN0IGJlIGVtcHR5IG9yIGNvbnRhaW4gbW9yZSB0aGFuIHNwYWNlcxohdGhpcyA9PSAnJyB8fCB0aGlzLm1hdGNoZXMoJ1xcUycpcgIYQBIWCgVlcG9jaBgFIAEoCUIHukgEcgIYQEIHCgVzdGFydCIyChFTdWJzY3JpYmVSZXNwb25zZRIdCgVldmVudBgBIAEoCzIOLmNoYXQudjEuRXZlbnQiyQIKBUV2ZW50EiMKB21lc3NhZ2UYASABKAsyEC5jaGF0LnYxLk1lc3NhZ2VIABIfCgVyZWFkeRgCIAEoCzIOLmNoYXQudjEuUmVhZHlIABIuCg1tZW1iZXJfam9pbmVkGAMgASgLMhUuY2hhdC52MS5NZW1iZXJKb2luZWRIABIqCgttZW1iZXJfbGVmdBgEIAEoCzITLmNoYXQudjEuTWVtYmVyTGVmdEgAEiEKBnR5cGluZxgFIAEoCzIPLmNoYXQudjEuVHlwaW5nSAASJwoJaGVhcnRiZWF0GAYgASgLMhIuY2hhdC52MS5IZWFydGJlYXRIABIiCgNnYXAYByABKAsyEy5jaGF0LnYxLkhpc3RvcnlHYXBIABImCgVyZXNldBgIIAEoCzIVLmNoYXQudjEuSGlzdG9yeVJlc2V0SABCBgoEa2luZCJKCgVSZWFkeRIQCghoZWFkX3NlcRgBIAEoBBINCgVlcG9jaBgCIAEoCRIgCgdtZW1iZXJzGAMgAygLMg8uY2hhdC52MS5NZW1iZXIiQQoGTWVtYmVyEgwKBG5hbWUYASABKAkSKQoFc2luY2UYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIi8KDE1lbWJlckpvaW5lZBIfCgZtZW1iZXIYASABKAsyDy5jaGF0LnYxLk1lbWJlciIaCgpNZW1iZXJMZWZ0EgwKBG5hbWUYASABKAkiJgoGVHlwaW5nEgwKBG5hbWUYASABKAkSDgoGdHlwaW5nGAIgASgIIjwKCUhlYXJ0YmVhdBIvCgtzZXJ2ZXJfdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiMQoKSGlzdG9yeUdhcBIRCglhZnRlcl9zZXEYASABKAQSEAoIbmV4dF9zZXEYAiABKAQiHQoMSGlzdG9yeVJlc2V0Eg0KBWVwb2NoGAEgASgJIpgBCgtDaGF0UmVxdWVzdBIuCglzdWJzY3JpYmUYASABKAsyGS5jaGF0LnYxLlN1YnNjcmliZVJlcXVlc3RIABIkCgRzZW5kGAIgASgLMhQuY2hhdC52MS5TZW5kUmVxdWVzdEgAEisKBnR5cGluZxgDIAEoCzIZLmNoYXQudjEuU2V0VHlwaW5nUmVxdWVzdEgAQgYKBGtpbmQiXgoMQ2hhdFJlc3BvbnNlEh8KBWV2ZW50GAEgASgLMg4uY2hhdC52MS5FdmVudEgAEiUKBHNlbnQYAiABKAsyFS5jaGF0LnYxLlNlbmRSZXNwb25zZUgAQgYKBGtpbmQisAEKEkxpc3RNZW1iZXJzUmVxdWVzdBKZAQoEcm9vbRgBIAEoCUKKAbpIhgG6AYIBCgtyb29tLmZvcm1hdBJGcm9vbSBtdXN0IGJlIDEgdG8gNjQgb2YgYS16IDAtOSAuIF8gLSwgc3RhcnRpbmcgd2l0aCBhIGxldHRlciBvciBkaWdpdBordGhpcy5tYXRjaGVzKCdeW2EtejAtOV1bYS16MC05Ll8tXXswLDYzfSQnKSI3ChNMaXN0TWVtYmVyc1Jlc3BvbnNlEiAKB21lbWJlcnMYASADKAsyDy5jaGF0LnYxLk1lbWJlciKkAgoQU2V0VHlwaW5nUmVxdWVzdBKZAQoEcm9vbRgBIAEoCUKKAbpIhgG6AYIBCgtyb29tLmZvcm1hdBJGcm9vbSBtdXN0IGJlIDEgdG8gNjQgb2YgYS16IDAtOSAuIF8gLSwgc3RhcnRpbmcgd2l0aCBhIGxldHRlciBvciBkaWdpdBordGhpcy5tYXRjaGVzKCdeW2EtejAtOV1bYS16MC05Ll8tXXswLDYzfSQnKRJkCgRuYW1lGAIgASgJQla6SFO6AUwKDm5hbWUubm90X2JsYW5rEiVuYW1lIG11c3Qgbm90IGJlIGVtcHR5IG9yIG9ubHkgc3BhY2VzGhN0aGlzLm1hdGNoZXMoJ1xcUycpcgIYQBIOCgZ0eXBpbmcYAyABKAgiEwoRU2V0VHlwaW5nUmVzcG9uc2Ui3AEKEUdldEhpc3RvcnlSZXF1ZXN0EpkBCgRyb29tGAEgASgJQooBukiGAboBggEKC3Jvb20uZm9ybWF0EkZyb29tIG11c3QgYmUgMSB0byA2NCBvZiBhLXogMC05IC4gXyAtLCBzdGFydGluZyB3aXRoIGEgbGV0dGVyIG9yIGRpZ2l0Git0aGlzLm1hdGNoZXMoJ15bYS16MC05XVthLXowLTkuXy1dezAsNjN9JCcpEhIKCmJlZm9yZV9zZXEYAiABKAQSFwoFbGltaXQYAyABKA1CCLpIBSoDGPQDIlEKEkdldEhpc3RvcnlSZXNwb25zZRIiCghtZXNzYWdlcxgBIAMoCzIQLmNoYXQudjEuTWVzc2FnZRIXCg9uZXh0X2JlZm9yZV9zZXEYAiABKAQylgMKC0NoYXRTZXJ2aWNlEjMKBFNlbmQSFC5jaGF0LnYxLlNlbmRSZXF1ZXN0GhUuY2hhdC52MS5TZW5kUmVzcG9uc2USRAoJU3Vic2NyaWJlEhkuY2hhdC52MS5TdWJzY3JpYmVSZXF1ZXN0GhouY2hhdC52MS5TdWJzY3JpYmVSZXNwb25zZTABEjcKBENoYXQSFC5jaGF0LnYxLkNoYXRSZXF1ZXN0GhUuY2hhdC52MS5DaGF0UmVzcG9uc2UoATABEkUKCkdldEhpc3RvcnkSGi5jaGF0LnYxLkdldEhpc3RvcnlSZXF1ZXN0GhsuY2hhdC52MS5HZXRIaXN0b3J5UmVzcG9uc2USSAoLTGlzdE1lbWJlcnMSGy5jaGF0LnYxLkxpc3RNZW1iZXJzUmVxdWVzdBocLmNoYXQudjEuTGlzdE1lbWJlcnNSZXNwb25zZRJCCglTZXRUeXBpbmcSGS5jaGF0LnYxLlNldFR5cGluZ1JlcXVlc3QaGi5jaGF0LnYxLlNldFR5cGluZ1Jlc3BvbnNlYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * Message is one chat message as stored and delivered.
@@ -92,21 +93,25 @@ export type SendRequest = Message$1<"chat.v1.SendRequest"> & {
   room: string;
 
   /**
-   * Display name of the author, 1 to 64 characters.
+   * Display name of the author, 1 to 64 characters, not only spaces.
    *
    * @generated from field: string sender = 2;
    */
   sender: string;
 
   /**
-   * Message text, 1 to 4096 UTF-8 bytes.
+   * Message text, not only spaces; at most 4096 UTF-8 bytes by default
+   * (the server's --max-text-bytes).
    *
    * @generated from field: string text = 3;
    */
   text: string;
 
   /**
-   * Optional client-chosen identifier, at most 64 characters.
+   * Optional client-chosen identifier (a UUID, say), at most 64 printable
+   * ASCII characters. Makes Send idempotent: a retry with the same client_id
+   * in the same room returns the first message's seq and stores nothing new,
+   * for as long as that message is retained.
    *
    * @generated from field: string client_id = 4;
    */
@@ -145,6 +150,14 @@ export type SendResponse = Message$1<"chat.v1.SendResponse"> & {
    * @generated from field: string client_id = 3;
    */
   clientId: string;
+
+  /**
+   * True when a message with this client_id was already stored: this Send
+   * was a retry, nothing new was stored, seq and sent_at are the original's.
+   *
+   * @generated from field: bool duplicate = 4;
+   */
+  duplicate: boolean;
 };
 
 /**
@@ -183,13 +196,33 @@ export type SubscribeRequest = Message$1<"chat.v1.SubscribeRequest"> & {
     case: "afterSeq";
   } | {
     /**
-     * Replay the newest `last` retained messages, then go live.
+     * Replay the newest `last` retained messages (at most 500), then go live.
      *
      * @generated from field: uint32 last = 3;
      */
     value: number;
     case: "last";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * Show this subscriber in the room's presence under this name (MemberJoined
+   * when its first stream opens, MemberLeft when its last one closes). Empty:
+   * watch without being listed.
+   *
+   * @generated from field: string name = 4;
+   */
+  name: string;
+
+  /**
+   * The history epoch that after_seq belongs to (from Ready or HistoryReset
+   * of an earlier subscription). When it differs from the room's current
+   * epoch, the history was reset (for example a server with an in-memory store
+   * restarted): the stream starts with HistoryReset and replays the new
+   * history from its beginning, instead of mixing two histories.
+   *
+   * @generated from field: string epoch = 5;
+   */
+  epoch: string;
 };
 
 /**
@@ -241,6 +274,59 @@ export type Event = Message$1<"chat.v1.Event"> & {
      */
     value: Ready;
     case: "ready";
+  } | {
+    /**
+     * Someone entered the room (their first open subscription).
+     *
+     * @generated from field: chat.v1.MemberJoined member_joined = 3;
+     */
+    value: MemberJoined;
+    case: "memberJoined";
+  } | {
+    /**
+     * Someone left the room (their last subscription closed).
+     *
+     * @generated from field: chat.v1.MemberLeft member_left = 4;
+     */
+    value: MemberLeft;
+    case: "memberLeft";
+  } | {
+    /**
+     * Someone started or stopped typing. Ephemeral.
+     *
+     * @generated from field: chat.v1.Typing typing = 5;
+     */
+    value: Typing;
+    case: "typing";
+  } | {
+    /**
+     * Sent on a quiet stream every heartbeat interval, so that clients and
+     * proxies can tell a dead connection from a quiet room.
+     *
+     * @generated from field: chat.v1.Heartbeat heartbeat = 6;
+     */
+    value: Heartbeat;
+    case: "heartbeat";
+  } | {
+    /**
+     * Messages the subscriber asked for are no longer retained (retention
+     * by count or age removed them): the replay skips from after_seq to
+     * next_seq. Never sent silently: a client can tell a partial history.
+     *
+     * @generated from field: chat.v1.HistoryGap gap = 7;
+     */
+    value: HistoryGap;
+    case: "gap";
+  } | {
+    /**
+     * The position the subscriber resumed from belongs to an earlier history
+     * of the room that no longer exists. Discard what is held for this room;
+     * the replay that follows is the new history from its oldest message.
+     *
+     * @generated from field: chat.v1.HistoryReset reset = 8;
+     */
+    value: HistoryReset;
+    case: "reset";
   } | { case: undefined; value?: undefined };
 };
 
@@ -258,13 +344,28 @@ export const EventSchema: GenMessage<Event> = /*@__PURE__*/
  */
 export type Ready = Message$1<"chat.v1.Ready"> & {
   /**
-   * The room's newest sequence number at the moment of subscribing (0 for an
-   * empty room). Every message with a seq up to this one has been replayed or
-   * was not asked for.
+   * The newest sequence number replayed or, when nothing was replayed, the
+   * room's newest at the moment of subscribing (0 for an empty room).
    *
    * @generated from field: uint64 head_seq = 1;
    */
   headSeq: bigint;
+
+  /**
+   * Identifies this history of the room; pass it back as
+   * SubscribeRequest.epoch with after_seq when resuming.
+   *
+   * @generated from field: string epoch = 2;
+   */
+  epoch: string;
+
+  /**
+   * Who was in the room when the subscription started. MemberJoined and
+   * MemberLeft events that follow keep this list current.
+   *
+   * @generated from field: repeated chat.v1.Member members = 3;
+   */
+  members: Member[];
 };
 
 /**
@@ -273,6 +374,161 @@ export type Ready = Message$1<"chat.v1.Ready"> & {
  */
 export const ReadySchema: GenMessage<Ready> = /*@__PURE__*/
   messageDesc(file_chat_v1_chat, 6);
+
+/**
+ * Member is someone present in a room.
+ *
+ * @generated from message chat.v1.Member
+ */
+export type Member = Message$1<"chat.v1.Member"> & {
+  /**
+   * The name given in SubscribeRequest.name.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * When their first open subscription started.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 2;
+   */
+  since?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message chat.v1.Member.
+ * Use `create(MemberSchema)` to create a new message.
+ */
+export const MemberSchema: GenMessage<Member> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 7);
+
+/**
+ * @generated from message chat.v1.MemberJoined
+ */
+export type MemberJoined = Message$1<"chat.v1.MemberJoined"> & {
+  /**
+   * @generated from field: chat.v1.Member member = 1;
+   */
+  member?: Member | undefined;
+};
+
+/**
+ * Describes the message chat.v1.MemberJoined.
+ * Use `create(MemberJoinedSchema)` to create a new message.
+ */
+export const MemberJoinedSchema: GenMessage<MemberJoined> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 8);
+
+/**
+ * @generated from message chat.v1.MemberLeft
+ */
+export type MemberLeft = Message$1<"chat.v1.MemberLeft"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message chat.v1.MemberLeft.
+ * Use `create(MemberLeftSchema)` to create a new message.
+ */
+export const MemberLeftSchema: GenMessage<MemberLeft> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 9);
+
+/**
+ * @generated from message chat.v1.Typing
+ */
+export type Typing = Message$1<"chat.v1.Typing"> & {
+  /**
+   * Who is typing.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * True while typing; false when they stopped. Clients should also treat a
+   * notice as expired after a few seconds without a renewal, or when a
+   * message from that name arrives.
+   *
+   * @generated from field: bool typing = 2;
+   */
+  typing: boolean;
+};
+
+/**
+ * Describes the message chat.v1.Typing.
+ * Use `create(TypingSchema)` to create a new message.
+ */
+export const TypingSchema: GenMessage<Typing> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 10);
+
+/**
+ * @generated from message chat.v1.Heartbeat
+ */
+export type Heartbeat = Message$1<"chat.v1.Heartbeat"> & {
+  /**
+   * The server's clock when the heartbeat was sent.
+   *
+   * @generated from field: google.protobuf.Timestamp server_time = 1;
+   */
+  serverTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message chat.v1.Heartbeat.
+ * Use `create(HeartbeatSchema)` to create a new message.
+ */
+export const HeartbeatSchema: GenMessage<Heartbeat> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 11);
+
+/**
+ * @generated from message chat.v1.HistoryGap
+ */
+export type HistoryGap = Message$1<"chat.v1.HistoryGap"> & {
+  /**
+   * The position the replay would have continued from.
+   *
+   * @generated from field: uint64 after_seq = 1;
+   */
+  afterSeq: bigint;
+
+  /**
+   * The oldest retained message that follows; messages after after_seq and
+   * before next_seq are gone.
+   *
+   * @generated from field: uint64 next_seq = 2;
+   */
+  nextSeq: bigint;
+};
+
+/**
+ * Describes the message chat.v1.HistoryGap.
+ * Use `create(HistoryGapSchema)` to create a new message.
+ */
+export const HistoryGapSchema: GenMessage<HistoryGap> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 12);
+
+/**
+ * @generated from message chat.v1.HistoryReset
+ */
+export type HistoryReset = Message$1<"chat.v1.HistoryReset"> & {
+  /**
+   * The room's current history epoch, to resume with from now on.
+   *
+   * @generated from field: string epoch = 1;
+   */
+  epoch: string;
+};
+
+/**
+ * Describes the message chat.v1.HistoryReset.
+ * Use `create(HistoryResetSchema)` to create a new message.
+ */
+export const HistoryResetSchema: GenMessage<HistoryReset> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 13);
 
 /**
  * @generated from message chat.v1.ChatRequest
@@ -297,6 +553,14 @@ export type ChatRequest = Message$1<"chat.v1.ChatRequest"> & {
      */
     value: SendRequest;
     case: "send";
+  } | {
+    /**
+     * Start or stop typing. An empty room means the room subscribed to.
+     *
+     * @generated from field: chat.v1.SetTypingRequest typing = 3;
+     */
+    value: SetTypingRequest;
+    case: "typing";
   } | { case: undefined; value?: undefined };
 };
 
@@ -305,7 +569,7 @@ export type ChatRequest = Message$1<"chat.v1.ChatRequest"> & {
  * Use `create(ChatRequestSchema)` to create a new message.
  */
 export const ChatRequestSchema: GenMessage<ChatRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 7);
+  messageDesc(file_chat_v1_chat, 14);
 
 /**
  * @generated from message chat.v1.ChatResponse
@@ -338,7 +602,89 @@ export type ChatResponse = Message$1<"chat.v1.ChatResponse"> & {
  * Use `create(ChatResponseSchema)` to create a new message.
  */
 export const ChatResponseSchema: GenMessage<ChatResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 8);
+  messageDesc(file_chat_v1_chat, 15);
+
+/**
+ * @generated from message chat.v1.ListMembersRequest
+ */
+export type ListMembersRequest = Message$1<"chat.v1.ListMembersRequest"> & {
+  /**
+   * @generated from field: string room = 1;
+   */
+  room: string;
+};
+
+/**
+ * Describes the message chat.v1.ListMembersRequest.
+ * Use `create(ListMembersRequestSchema)` to create a new message.
+ */
+export const ListMembersRequestSchema: GenMessage<ListMembersRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 16);
+
+/**
+ * @generated from message chat.v1.ListMembersResponse
+ */
+export type ListMembersResponse = Message$1<"chat.v1.ListMembersResponse"> & {
+  /**
+   * Ordered by name.
+   *
+   * @generated from field: repeated chat.v1.Member members = 1;
+   */
+  members: Member[];
+};
+
+/**
+ * Describes the message chat.v1.ListMembersResponse.
+ * Use `create(ListMembersResponseSchema)` to create a new message.
+ */
+export const ListMembersResponseSchema: GenMessage<ListMembersResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 17);
+
+/**
+ * @generated from message chat.v1.SetTypingRequest
+ */
+export type SetTypingRequest = Message$1<"chat.v1.SetTypingRequest"> & {
+  /**
+   * Room to notify.
+   *
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * Who is typing, 1 to 64 characters.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * True when typing started (or goes on), false when it stopped.
+   *
+   * @generated from field: bool typing = 3;
+   */
+  typing: boolean;
+};
+
+/**
+ * Describes the message chat.v1.SetTypingRequest.
+ * Use `create(SetTypingRequestSchema)` to create a new message.
+ */
+export const SetTypingRequestSchema: GenMessage<SetTypingRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 18);
+
+/**
+ * @generated from message chat.v1.SetTypingResponse
+ */
+export type SetTypingResponse = Message$1<"chat.v1.SetTypingResponse"> & {
+};
+
+/**
+ * Describes the message chat.v1.SetTypingResponse.
+ * Use `create(SetTypingResponseSchema)` to create a new message.
+ */
+export const SetTypingResponseSchema: GenMessage<SetTypingResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 19);
 
 /**
  * @generated from message chat.v1.GetHistoryRequest
@@ -371,7 +717,7 @@ export type GetHistoryRequest = Message$1<"chat.v1.GetHistoryRequest"> & {
  * Use `create(GetHistoryRequestSchema)` to create a new message.
  */
 export const GetHistoryRequestSchema: GenMessage<GetHistoryRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 9);
+  messageDesc(file_chat_v1_chat, 20);
 
 /**
  * @generated from message chat.v1.GetHistoryResponse
@@ -397,7 +743,7 @@ export type GetHistoryResponse = Message$1<"chat.v1.GetHistoryResponse"> & {
  * Use `create(GetHistoryResponseSchema)` to create a new message.
  */
 export const GetHistoryResponseSchema: GenMessage<GetHistoryResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 10);
+  messageDesc(file_chat_v1_chat, 21);
 
 /**
  * ChatService is served over gRPC, gRPC-Web and Connect on one port.
@@ -449,6 +795,28 @@ export const ChatService: GenService<{
     methodKind: "unary";
     input: typeof GetHistoryRequestSchema;
     output: typeof GetHistoryResponseSchema;
+  },
+  /**
+   * ListMembers says who is in a room now: the names of its open
+   * subscriptions that gave a name.
+   *
+   * @generated from rpc chat.v1.ChatService.ListMembers
+   */
+  listMembers: {
+    methodKind: "unary";
+    input: typeof ListMembersRequestSchema;
+    output: typeof ListMembersResponseSchema;
+  },
+  /**
+   * SetTyping tells a room's subscribers that someone started or stopped
+   * typing. Ephemeral: not stored, not replayed.
+   *
+   * @generated from rpc chat.v1.ChatService.SetTyping
+   */
+  setTyping: {
+    methodKind: "unary";
+    input: typeof SetTypingRequestSchema;
+    output: typeof SetTypingResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_chat_v1_chat, 0);

@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { messageStoreContract } from "../core/message-store.case.ts";
+import { openSqlite } from "./open-driver.ts";
+import { openSqliteStore } from "./open-store.ts";
+import { createSqliteStore } from "./sqlite-store.ts";
+
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "chat-sqlite-"));
+  dirs.push(dir);
+  return dir;
+}
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+messageStoreContract("sqlite", async (options) =>
+  createSqliteStore({ db: await openSqlite(join(tempDir(), "chat.db")), ...options }),
+);
+
+describe("sqlite store on disk", () => {
+  it("keeps messages, heads and the epoch across a reopen", async () => {
+    const dataDir = join(tempDir(), "nested", "data");
+    const first = await openSqliteStore({ dataDir });
+    await first.append({ room: "r", sender: "a", text: "one", clientId: "id-1" });
+    await first.append({ room: "r", sender: "a", text: "two", clientId: "" });
+    const epoch = first.epoch;
+    await first.close();
+
+    const second = await openSqliteStore({ dataDir });
+    assert.equal(second.epoch, epoch);
+    assert.deepEqual(
+      (await second.readAfter("r", 0n, 10)).map((m) => m.text),
+      ["one", "two"],
+    );
+    const retry = await second.append({ room: "r", sender: "a", text: "one", clientId: "id-1" });
+    assert.deepEqual([retry.duplicate, retry.message.seq], [true, 1n]);
+    assert.equal(
+      (await second.append({ room: "r", sender: "a", text: "3", clientId: "" })).message.seq,
+      3n,
+    );
+    await second.close();
+  });
+
+  it("gives a new database a new epoch", async () => {
+    const a = await openSqliteStore({ dataDir: tempDir() });
+    const b = await openSqliteStore({ dataDir: tempDir() });
+    assert.notEqual(a.epoch, b.epoch);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("finishes pending appends on close, then refuses new ones", async () => {
+    const store = await openSqliteStore({ dataDir: tempDir() });
+    const pending = store.append({ room: "r", sender: "a", text: "late", clientId: "" });
+    await store.close();
+    assert.equal((await pending).message.seq, 1n);
+    await assert.rejects(store.append({ room: "r", sender: "a", text: "x", clientId: "" }));
+  });
+});
