@@ -58,7 +58,7 @@ function stalledSubscribe(server: TestServer) {
 }
 
 describe("a subscriber that stops reading", () => {
-  it("is cut off with RESOURCE_EXHAUSTED and a resume point; the others get everything", (t) =>
+  it("is cut off with RESOURCE_EXHAUSTED and a resume point, resumes without loss; the others get everything", (t) =>
     withServer(
       async (server) => {
         const stalled = stalledSubscribe(server);
@@ -95,6 +95,22 @@ describe("a subscriber that stops reading", () => {
             Array.from({ length: seqs.length }, (_, i) => BigInt(i + 1)),
           );
           assert.equal(trailers["chat-resume-after-seq"], String(seqs.at(-1)));
+
+          // Resuming from there loses nothing: it gets exactly the rest.
+          const resumeAfter = BigInt(trailers["chat-resume-after-seq"] as string);
+          const resumed = subscribe(client, {
+            room,
+            start: { case: "afterSeq", value: resumeAfter },
+          });
+          try {
+            const rest = await resumed.waitForMessages(count - seqs.length, 10_000);
+            assert.deepEqual(
+              [...seqs, ...rest.map((m) => m.seq)],
+              Array.from({ length: count }, (_, i) => BigInt(i + 1)),
+            );
+          } finally {
+            await resumed.cancel();
+          }
         } finally {
           await normal.cancel();
           stalled.close();
