@@ -48,7 +48,9 @@ const resultsUrl = new URL("./results/latest.json", import.meta.url);
 
 /** A fresh server for `fn`, stopped afterwards whatever happens. */
 async function withServer<T>(fn: (server: ServerProcess) => Promise<T>): Promise<T> {
-  const server = await startServer();
+  // The in-memory store: these figures are about streaming, not storage
+  // (bench/store.ts compares the stores).
+  const server = await startServer(["--store", "memory"]);
   servers.add(server);
   try {
     return await fn(server);
