@@ -268,6 +268,21 @@ describe("chat rooms", () => {
     assert.deepEqual(rooms.members("r"), []);
   });
 
+  it("passes typing changes, but a repeated state at most once a second", async () => {
+    const rooms = setup();
+    const got = take(rooms, { room: "r", from: { case: undefined } }, 4);
+    await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 50; i++) rooms.setTyping("r", "ann", true);
+    rooms.setTyping("r", "bob", true);
+    rooms.setTyping("r", "ann", false);
+    assert.deepEqual(await got, [
+      "ready 0",
+      "typing ann true",
+      "typing bob true",
+      "typing ann false",
+    ]);
+  });
+
   it("sends heartbeats on a quiet live stream only", async () => {
     const rooms = setup(undefined, { heartbeatMs: 40 });
     const started = Date.now();

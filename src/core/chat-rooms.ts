@@ -62,6 +62,9 @@ export interface ChatRoomsOptions {
   heartbeatMs?: number;
 }
 
+/** Repeats of the same typing state pass at most this often per name. */
+const typingRepeatMs = 1000;
+
 function event(kind: MessageInitShape<typeof EventSchema>["kind"]): Event {
   return create(EventSchema, { kind });
 }
@@ -74,6 +77,8 @@ export function createChatRooms({
   heartbeatMs = 15_000,
 }: ChatRoomsOptions): ChatRooms {
   const presence = createPresence();
+  /** Last typing notice passed on per room and name, see `setTyping`. */
+  const typingSeen = new Map<string, { typing: boolean; at: number }>();
   const heartbeat =
     heartbeatMs > 0
       ? {
@@ -206,6 +211,15 @@ export function createChatRooms({
     },
 
     setTyping(room, name, typing) {
+      // A client repeating "still typing" on every keystroke would flood
+      // every subscriber's buffer: pass a repeat of the same state at most
+      // once per second per name. Changes always pass.
+      const key = `${room}\u0000${name}`;
+      const last = typingSeen.get(key);
+      const now = Date.now();
+      if (last !== undefined && last.typing === typing && now - last.at < typingRepeatMs) return;
+      if (typingSeen.size >= 10_000) typingSeen.clear();
+      typingSeen.set(key, { typing, at: now });
       bus.publish(room, event({ case: "typing", value: { name, typing } }));
     },
 
