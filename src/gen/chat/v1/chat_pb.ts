@@ -360,8 +360,10 @@ export type Ready = Message$1<"chat.v1.Ready"> & {
   epoch: string;
 
   /**
-   * Who was in the room when the subscription started. MemberJoined and
-   * MemberLeft events that follow keep this list current.
+   * Who was in the room when the subscription started, before this
+   * subscription's own name joined: its own MemberJoined (when the name was
+   * not already present) follows like any other. MemberJoined and MemberLeft
+   * events that follow keep this list current.
    *
    * @generated from field: repeated chat.v1.Member members = 3;
    */
