@@ -144,8 +144,9 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
     await store.close();
   });
 
-  registerHttp1BidiGuard(app, bidiPaths);
+  // First: CORS preflights must be answered before any other hook replies.
   await registerWebClient(app, { root: options.webRoot, corsOrigins: options.corsOrigins });
+  registerHttp1BidiGuard(app, bidiPaths);
   await app.register(fastifyConnectPlugin, {
     readMaxBytes: options.maxRequestBytes ?? 65_536,
     // Compressing each streamed event costs a gzip per subscriber per message

@@ -13,7 +13,9 @@ import type { FastifyInstance } from "fastify";
  */
 export function registerHttp1BidiGuard(app: FastifyInstance, bidiPaths: ReadonlySet<string>): void {
   app.addHook("onRequest", async (req, reply) => {
-    if (req.raw.httpVersionMajor !== 1 || !bidiPaths.has(req.url.split("?")[0] ?? "")) return;
+    // Only the RPC itself: a CORS preflight (OPTIONS) must reach the CORS plugin.
+    if (req.method !== "POST" || req.raw.httpVersionMajor !== 1) return;
+    if (!bidiPaths.has(req.url.split("?")[0] ?? "")) return;
     const contentType = String(req.headers["content-type"] ?? "");
     const error = new ConnectError(
       `${req.url.slice(1)} is a bidirectional stream and needs HTTP/2 (gRPC, or Connect/gRPC-Web over h2); over HTTP/1.1 use Subscribe and Send`,

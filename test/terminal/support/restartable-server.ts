@@ -1,0 +1,62 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildApp, type ChatServerApp } from "../../../src/app.ts";
+import { createMemoryStore } from "../../../src/core/memory-store.ts";
+import type { MessageStore } from "../../../src/core/message-store.ts";
+import { openSqliteStore } from "../../../src/sqlite/open-store.ts";
+
+/**
+ * A chat server that can be stopped and started again on the same port, as
+ * a connected client sees a production restart. With `persistent`, history
+ * lives in a SQLite file and survives (same epoch); without, each start has
+ * a new in-memory store (new epoch: clients are told their history is gone).
+ */
+export interface RestartableServer {
+  url: string;
+  /**
+   * Stops the server (open streams end with Unavailable), runs `whileDown`
+   * while nothing listens (it gets the store of the next start, to add
+   * history no client saw live), then serves again on the same port.
+   */
+  restart(whileDown?: (store: MessageStore) => Promise<void>): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startRestartableServer({
+  persistent,
+}: {
+  persistent: boolean;
+}): Promise<RestartableServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), "chat-terminal-test-"));
+  const openStore = async () =>
+    persistent ? await openSqliteStore({ dataDir }) : createMemoryStore();
+  const listen = async (store: MessageStore, port: number): Promise<ChatServerApp> => {
+    const server = await buildApp({ logger: false, shutdownTimeoutMs: 500, store });
+    await server.app.listen({ host: "127.0.0.1", port });
+    return server;
+  };
+  let current: ChatServerApp | undefined = await listen(await openStore(), 0);
+  const { port } = current.app.server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async restart(whileDown) {
+      await current?.app.close();
+      current = undefined;
+      const store = await openStore();
+      try {
+        await whileDown?.(store);
+      } catch (e) {
+        await store.close();
+        throw e;
+      }
+      current = await listen(store, port);
+    },
+    async close() {
+      await current?.app.close();
+      current = undefined;
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * Transport selection from the command-line flags, in-process against the
+ * real server: every protocol and HTTP version, and TLS with --ca, without
+ * it, and with --insecure.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { ConnectError } from "@connectrpc/connect";
+import { type CommonOptions, parseArgs } from "../../clients/terminal/args.ts";
+import { type ChatConnection, createChatConnection } from "../../clients/terminal/transport.ts";
+import { startServer, type TestServer } from "../support/server.ts";
+import { createTestCert, type TestCert } from "./support/cert.ts";
+
+let server: TestServer;
+let tls: TestServer;
+let cert: TestCert;
+const open: ChatConnection[] = [];
+
+before(async () => {
+  server = await startServer();
+  cert = createTestCert();
+  tls = await startServer({ tls: { cert: cert.cert, key: cert.key } });
+});
+after(async () => {
+  for (const connection of open) connection.close();
+  await server?.close();
+  await tls?.close();
+  cert?.remove();
+});
+
+/** Options as the command line gives them, for an interactive run. */
+function optionsFor(args: string[]): CommonOptions {
+  const command = parseArgs([...args, "--name", "tester"], {});
+  assert.equal(command.kind, "interactive");
+  return command.options;
+}
+
+function connect(args: string[], warnings: string[] = []): ChatConnection {
+  const connection = createChatConnection(optionsFor(args), (line) => warnings.push(line));
+  open.push(connection);
+  return connection;
+}
+
+describe("terminal client transports", () => {
+  for (const flags of [
+    ["--protocol", "grpc"],
+    ["--protocol", "connect"],
+    ["--protocol", "connect", "--http1"],
+    ["--protocol", "grpc-web"],
+    ["--protocol", "grpc-web", "--http1"],
+  ]) {
+    it(`${flags.join(" ")}: unary and server streaming work`, async () => {
+      const room = `t-${flags.join("").replaceAll("-", "")}`;
+      const { client } = connect(["--url", server.url, ...flags]);
+      const sent = await client.send({ room, sender: "tester", text: flags.join(" ") });
+      assert.equal(sent.seq, 1n);
+      for await (const res of client.subscribe({ room, start: { case: "afterSeq", value: 0n } })) {
+        assert.equal(res.event?.kind.case, "message");
+        assert.equal(res.event?.kind.value?.$typeName, "chat.v1.Message");
+        break;
+      }
+    });
+  }
+
+  it("https: the server's self-signed certificate is refused without --ca", async () => {
+    const { client } = connect(["--url", tls.url]);
+    await assert.rejects(client.send({ room: "tls", sender: "t", text: "x" }), (e) => {
+      assert.match(ConnectError.from(e).message, /self-signed certificate/i);
+      return true;
+    });
+  });
+
+  for (const flags of [[], ["--protocol", "connect", "--http1"]]) {
+    it(`https with --ca ${flags.join(" ")}: trusted, no warning`, async () => {
+      const warnings: string[] = [];
+      const { client } = connect(["--url", tls.url, "--ca", cert.certFile, ...flags], warnings);
+      const sent = await client.send({ room: "tls-ca", sender: "t", text: "x" });
+      assert.ok(sent.seq > 0n);
+      assert.deepEqual(warnings, []);
+    });
+  }
+
+  it("https with --insecure: connects, and warns that nothing is verified", async () => {
+    const warnings: string[] = [];
+    const { client } = connect(["--url", tls.url, "--insecure"], warnings);
+    await client.send({ room: "tls-insecure", sender: "t", text: "x" });
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? "", /^warning: --insecure/);
+  });
+
+  it("--ca with a missing file is a usage error that names the file", () => {
+    assert.throws(
+      () => connect(["--url", tls.url, "--ca", "/nonexistent/ca.pem"]),
+      /--ca: cannot read \/nonexistent\/ca.pem/,
+    );
+  });
+});
