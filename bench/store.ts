@@ -24,7 +24,7 @@ const config = {
     { inFlight: 32, messages: quick ? 2000 : 20_000 },
   ],
   /** Long histories: messages written, spread over this many rooms, before reading RSS. */
-  fill: { messages: quick ? 20_000 : 200_000, rooms: quick ? 200 : 2000, inFlight: 64 },
+  fill: { messages: quick ? 20_000 : 100_000, rooms: quick ? 200 : 1000, inFlight: 64 },
   text: "x".repeat(200),
 };
 
