@@ -49,9 +49,3 @@ export function runtimeInfo(): RuntimeInfo {
     nodeApi: name === "node" ? undefined : v.node,
   };
 }
-
-/** "node 20.20.2", "bun 1.4.5", "deno 2.9.6". */
-export function describeRuntime(): string {
-  const { name, version } = runtimeInfo();
-  return `${name} ${version}`;
-}

@@ -103,13 +103,16 @@ export function createHealthService(
     signal.addEventListener("abort", wake);
     try {
       let sent: ServingStatus | undefined;
-      while (!signal.aborted) {
+      for (;;) {
+        // A change first: on shutdown, NOT_SERVING is set in the same turn
+        // as the abort, and watchers must still be told before the end.
         const status = statuses.get(request.service) ?? ServingStatus.SERVICE_UNKNOWN;
         if (status !== sent) {
           sent = status;
           yield { status };
           continue;
         }
+        if (signal.aborted) break;
         await new Promise<void>((resolve) => {
           wakeUp = resolve;
         });

@@ -32,13 +32,26 @@ interface Pending {
 const noLowerBound = Number.MIN_SAFE_INTEGER;
 const noUpperBound = Number.MAX_SAFE_INTEGER;
 const columns = "room, seq, sender, text, sent_at_ms, client_id";
+/**
+ * What reads select. User text comes back as bytes: Deno's `node:sqlite`
+ * cuts TEXT values at the first NUL character when reading (the bytes are
+ * stored whole), and a note may contain one.
+ */
+const readColumns =
+  "room, seq, CAST(sender AS BLOB) AS sender, CAST(text AS BLOB) AS text, sent_at_ms, client_id";
+const utf8 = new TextDecoder();
+
+/** A column read as bytes (Buffer or Uint8Array, by driver) or as a string. */
+function text(value: unknown): string {
+  return value instanceof Uint8Array ? utf8.decode(value) : String(value ?? "");
+}
 
 function toMessage(row: SqliteRow): Message {
   return create(MessageSchema, {
     room: String(row.room),
     seq: BigInt(row.seq as number),
-    sender: String(row.sender),
-    text: String(row.text),
+    sender: text(row.sender),
+    text: text(row.text),
     sentAt: timestampFromMs(Number(row.sent_at_ms)),
     clientId: String(row.client_id),
   });
@@ -69,16 +82,16 @@ export function createSqliteStore(options: SqliteStoreOptions): MessageStore {
     setHead: db.prepare(
       "INSERT INTO rooms (room, head_seq) VALUES (?, ?) ON CONFLICT (room) DO UPDATE SET head_seq = excluded.head_seq",
     ),
-    byClientId: db.prepare(`SELECT ${columns} FROM messages WHERE room = ? AND client_id = ?`),
+    byClientId: db.prepare(`SELECT ${readColumns} FROM messages WHERE room = ? AND client_id = ?`),
     deleteOne: db.prepare("DELETE FROM messages WHERE room = ? AND seq = ?"),
     insert: db.prepare(`INSERT INTO messages (${columns}) VALUES (?, ?, ?, ?, ?, ?)`),
     trim: db.prepare("DELETE FROM messages WHERE room = ? AND seq <= ?"),
     expire: db.prepare("DELETE FROM messages WHERE sent_at_ms < ?"),
     after: db.prepare(
-      `SELECT ${columns} FROM messages WHERE room = ? AND seq > ? AND sent_at_ms >= ? ORDER BY seq LIMIT ?`,
+      `SELECT ${readColumns} FROM messages WHERE room = ? AND seq > ? AND sent_at_ms >= ? ORDER BY seq LIMIT ?`,
     ),
     before: db.prepare(
-      `SELECT * FROM (SELECT ${columns} FROM messages WHERE room = ? AND seq < ? AND sent_at_ms >= ? ORDER BY seq DESC LIMIT ?) ORDER BY seq`,
+      `SELECT * FROM (SELECT ${readColumns} FROM messages WHERE room = ? AND seq < ? AND sent_at_ms >= ? ORDER BY seq DESC LIMIT ?) ORDER BY seq`,
     ),
     first: db.prepare(
       "SELECT seq FROM messages WHERE room = ? AND sent_at_ms >= ? ORDER BY seq LIMIT 1",

@@ -1,8 +1,32 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
-import { eventually } from "../support/server.ts";
+import { after, before, beforeEach, describe, it } from "node:test";
+import { createClient } from "@connectrpc/connect";
+import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
+import {
+  type ServerUnderTest,
+  startServerUnderTest,
+  subscriptionsClosed,
+} from "../support/server.ts";
 import { bufCurl } from "./support/buf-curl.ts";
-import { withServer } from "./support/with-server.ts";
+import { createTestTransport } from "./support/clients.ts";
+
+// One server for the file, a room of its own per test: a server per test cost
+// a second or more on each runtime of the matrix (test/runtimes/), 30 s a run.
+let shared: ServerUnderTest;
+before(async () => {
+  shared = await startServerUnderTest();
+});
+after(() => shared.close());
+const withServer = (body: (server: ServerUnderTest) => Promise<void>) => body(shared);
+let rooms = 0;
+let room = "";
+beforeEach(() => {
+  room = `r${++rooms}`;
+});
+
+/** A chat.v1 client (Connect over HTTP/1.1) to set up and check what buf curl did. */
+const chatAt = (url: string) =>
+  createClient(ChatService, createTestTransport(url, "connect-h1").transport);
 
 // The real `buf curl` (connect-go inside) with no --schema: everything it
 // knows about our API comes from server reflection.
@@ -39,8 +63,8 @@ const services = [
   "grpc.reflection.v1alpha.ServerReflection",
 ];
 
-const send = (room: string, text: string) =>
-  JSON.stringify({ room, sender: "buf", text, clientId: `id-${text}` });
+const send = (to: string, text: string) =>
+  JSON.stringify({ room: to, sender: "buf", text, clientId: `id-${text}` });
 
 for (const mode of modes) {
   describe(`buf curl --protocol ${mode.name}, schema by reflection`, () => {
@@ -50,7 +74,7 @@ for (const mode of modes) {
       withServer(async ({ url }) => {
         const { docs, stderr } = await curl(
           "-d",
-          send("r", "hi"),
+          send(room, "hi"),
           `${url}/chat.v1.ChatService/Send`,
         );
         assert.equal(docs.length, 1, stderr);
@@ -65,20 +89,22 @@ for (const mode of modes) {
       }));
 
     it("sends a seed note with SendNote, seen in the lobby", () =>
-      withServer(async ({ url, rooms }) => {
+      withServer(async ({ url }) => {
         const data = JSON.stringify({ name: "buf", message: "note" });
         const { docs, stderr } = await curl("-d", data, `${url}/grpc.ChatServer/SendNote`);
         assert.deepEqual(docs, [{}], stderr);
-        const [message] = await rooms.history("lobby", 0n, 10);
+        // The newest lobby message: earlier tests' notes share the lobby.
+        const [message] = (await chatAt(url).getHistory({ room: "lobby", limit: 1 })).messages;
         assert.deepEqual([message?.sender, message?.text], ["buf", "note"]);
       }));
 
     it("replays a room with Subscribe", () =>
-      withServer(async ({ url, rooms }) => {
+      withServer(async (server) => {
+        const { url } = server;
         for (const text of ["one", "two"]) {
-          await rooms.send({ room: "r", sender: "s", text, clientId: "" });
+          await chatAt(url).send({ room, sender: "s", text });
         }
-        const data = JSON.stringify({ room: "r", afterSeq: "0" });
+        const data = JSON.stringify({ room, afterSeq: "0" });
         // The stream never ends by itself: stop buf once the replay is in.
         const { docs, stderr } = await bufCurl(
           [...mode.flags, "-d", data, `${url}/chat.v1.ChatService/Subscribe`],
@@ -91,7 +117,7 @@ for (const mode of modes) {
           ["one", "two", "2"],
           stderr,
         );
-        await eventually(() => rooms.subscriberCount() === 0, 3000, "subscription closed");
+        await subscriptionsClosed(server, room);
       }));
 
     it("lists services", () =>
@@ -118,7 +144,7 @@ describe("buf curl HTTP versions", () => {
           "--protocol",
           protocol,
           "-d",
-          send("r", protocol),
+          send(room, protocol),
           `${url}/chat.v1.ChatService/Send`,
         ]);
         assert.equal(docs.length, 1, stderr);
@@ -129,19 +155,20 @@ describe("buf curl HTTP versions", () => {
     }));
 
   it("calls over HTTP/1.1 with a local schema (gRPC-Web and Connect)", () =>
-    withServer(async ({ url, rooms }) => {
-      await rooms.send({ room: "r", sender: "s", text: "one", clientId: "" });
+    withServer(async (server) => {
+      const { url } = server;
+      await chatAt(url).send({ room, sender: "s", text: "one" });
       for (const protocol of ["connect", "grpcweb"]) {
         const local = ["-v", "--protocol", protocol, "--schema", "proto"];
         const sent = await bufCurl([
           ...local,
           "-d",
-          send("r", protocol),
+          send(room, protocol),
           `${url}/chat.v1.ChatService/Send`,
         ]);
         assert.match(sent.stderr, /HTTP\/1\.1 200 OK/);
         assert.doesNotMatch(sent.stderr, /HTTP\/2/);
-        const data = JSON.stringify({ room: "r", afterSeq: "0" });
+        const data = JSON.stringify({ room, afterSeq: "0" });
         const sub = await bufCurl([...local, "-d", data, `${url}/chat.v1.ChatService/Subscribe`], {
           docs: 2,
         });
@@ -151,8 +178,8 @@ describe("buf curl HTTP versions", () => {
           "one",
         );
       }
-      assert.equal((await rooms.history("r", 0n, 10)).length, 3);
-      await eventually(() => rooms.subscriberCount() === 0, 3000, "subscriptions closed");
+      assert.equal((await chatAt(url).getHistory({ room, limit: 10 })).messages.length, 3);
+      await subscriptionsClosed(server, room);
     }));
 });
 
@@ -168,7 +195,7 @@ describe("buf curl reflection protocol versions", () => {
         const sent = await bufCurl([
           ...reflect,
           "-d",
-          send("r", version),
+          send(room, version),
           `${url}/chat.v1.ChatService/Send`,
         ]);
         assert.equal((sent.docs[0] as { clientId: string }).clientId, `id-${version}`, sent.stderr);

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { eventually, type TestServer } from "../support/server.ts";
+import {
+  type ServerUnderTest,
+  subscriptionsClosed,
+  withServerUnderTest,
+} from "../support/server.ts";
 import {
   collectStream,
   createGrpcJsClients,
@@ -9,13 +13,12 @@ import {
   type Msg,
   unary,
 } from "./support/grpc-js.ts";
-import { withServer } from "./support/with-server.ts";
 
 // @grpc/grpc-js with @grpc/proto-loader: a gRPC implementation that shares
 // no code with Connect, reading the .proto files directly.
 
-function withClients(body: (s: TestServer, c: GrpcJsClients) => Promise<void>) {
-  return withServer(async (server) => {
+function withClients(body: (s: ServerUnderTest, c: GrpcJsClients) => Promise<void>) {
+  return withServerUnderTest(async (server) => {
     const clients = createGrpcJsClients(server.port);
     try {
       await body(server, clients);
@@ -60,7 +63,7 @@ describe("@grpc/grpc-js against our server", () => {
 
       call.cancel();
       assert.equal((await log.ended)?.code, grpc.status.CANCELLED);
-      await eventually(() => server.rooms.subscriberCount() === 0, 3000, "subscription closed");
+      await subscriptionsClosed(server);
     }));
 
   it("subscribes, sends and receives the ack and the event on a bidi Chat", () =>
@@ -90,7 +93,7 @@ describe("@grpc/grpc-js against our server", () => {
 
       call.cancel();
       assert.equal((await log.ended)?.code, grpc.status.CANCELLED);
-      await eventually(() => server.rooms.subscriberCount() === 0, 3000, "subscription closed");
+      await subscriptionsClosed(server);
     }));
 
   it("speaks the seed's SendNote and ChatStream, shared with chat.v1's lobby", () =>
@@ -108,7 +111,7 @@ describe("@grpc/grpc-js against our server", () => {
       ]);
       call.cancel();
       await log.ended;
-      await eventually(() => server.rooms.subscriberCount() === 0, 3000, "subscription closed");
+      await subscriptionsClosed(server);
     }));
 
   it("answers health Check", () =>
@@ -122,11 +125,11 @@ describe("@grpc/grpc-js against our server", () => {
 
   it("ends a Subscribe at its deadline and frees the subscription", () =>
     withClients(async (server, { chat }) => {
-      const call = chat.Subscribe({ room: "r" }, { deadline: Date.now() + 300 });
+      const call = chat.Subscribe({ room: "r", after_seq: 0 }, { deadline: Date.now() + 1000 });
       const log = collectStream(call);
-      await eventually(() => server.rooms.subscriberCount("r") === 1, 3000, "subscribed");
+      await log.waitFor(1); // Ready: subscribed.
       const error = await log.ended;
       assert.equal(error?.code, grpc.status.DEADLINE_EXCEEDED);
-      await eventually(() => server.rooms.subscriberCount() === 0, 3000, "subscription closed");
+      await subscriptionsClosed(server);
     }));
 });

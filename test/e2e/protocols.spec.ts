@@ -14,7 +14,12 @@ import {
 } from "@connectrpc/connect-node";
 import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
 import { ChatServer } from "../../src/gen/grpc/chat_pb.ts";
-import { eventually, startServer, type TestServer } from "../support/server.ts";
+import {
+  eventually,
+  type ServerUnderTest,
+  startServerUnderTest,
+  subscriptionsClosed,
+} from "../support/server.ts";
 
 type HttpVersion = "1.1" | "2";
 interface Variant {
@@ -47,9 +52,9 @@ const variants: Variant[] = [
   ]),
 ];
 
-let server: TestServer;
+let server: ServerUnderTest;
 before(async () => {
-  server = await startServer();
+  server = await startServerUnderTest();
 });
 after(async () => {
   await server.close();
@@ -97,7 +102,7 @@ for (const v of variants) {
       await client.send({ room, sender: "ann", text: "live" });
       await reader;
       assert.deepEqual(seen, ["1:before-1", "2:before-2", "3:live"]);
-      await eventually(() => server.rooms.subscriberCount(room) === 0, 5000, "clean-up");
+      await subscriptionsClosed(server, room, 5000);
     });
 
     it("GetHistory pages backwards", async () => {
@@ -174,7 +179,7 @@ for (const v of variants) {
         ac.abort();
         assert.equal(got[0], "msg:history");
         assert.deepEqual(got.slice(1).sort(), ["ack:x1:2", "msg:hello"]);
-        await eventually(() => server.rooms.subscriberCount(room) === 0, 5000, "clean-up");
+        await subscriptionsClosed(server, room, 5000);
       });
     } else {
       it("Chat (bidi) is refused with a clear error over HTTP/1.1", async () => {
@@ -199,49 +204,50 @@ for (const v of variants) {
 
 describe("many streams", () => {
   it("hold 50 open subscriptions without listener-leak warnings, and release them all", async () => {
-    const warnings: string[] = [];
-    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
-    process.on("warning", onWarning);
-    try {
-      const client = createClient(ChatService, createGrpcTransport({ baseUrl: server.url }));
-      const room = freshRoom();
-      const controllers = Array.from({ length: 50 }, () => new AbortController());
-      const streams = controllers.map(async (ac) => {
-        try {
-          for await (const _ of client.subscribe({ room }, { signal: ac.signal })) {
-            /* wait */
-          }
-        } catch {
-          /* canceled */
+    const client = createClient(ChatService, createGrpcTransport({ baseUrl: server.url }));
+    const room = freshRoom();
+    const controllers = Array.from({ length: 50 }, () => new AbortController());
+    let ready = 0;
+    const streams = controllers.map(async (ac) => {
+      try {
+        for await (const res of client.subscribe(
+          { room, start: { case: "afterSeq", value: 0n } },
+          { signal: ac.signal },
+        )) {
+          if (res.event?.kind.case === "ready") ready++;
         }
-      });
-      await eventually(() => server.rooms.subscriberCount(room) === 50, 5000, "50 subscribers");
-      for (const ac of controllers) ac.abort();
-      await Promise.all(streams);
-      await eventually(() => server.rooms.subscriberCount(room) === 0, 5000, "clean-up");
-      await new Promise((r) => setImmediate(r));
-      assert.deepEqual(warnings, []);
-    } finally {
-      process.off("warning", onWarning);
-    }
+      } catch {
+        /* canceled */
+      }
+    });
+    await eventually(() => ready === 50, 5000, "50 subscribers");
+    for (const ac of controllers) ac.abort();
+    await Promise.all(streams);
+    await subscriptionsClosed(server, room, 5000);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(server.warnings(), []);
   });
 });
 
 describe("shutdown", () => {
   it("ends open streams of every protocol with Unavailable and closes promptly", async () => {
-    const s = await startServer({ shutdownTimeoutMs: 2000 });
+    const s = await startServerUnderTest({ shutdownTimeoutMs: 2000 });
+    let ready = 0;
     const outcomes = variants.map(async (v) => {
       const client = createClient(ChatService, v.make(s.url));
       try {
-        for await (const _ of client.subscribe({ room: "bye" })) {
-          /* wait for the end */
+        for await (const res of client.subscribe({
+          room: "bye",
+          start: { case: "afterSeq", value: 0n },
+        })) {
+          if (res.event?.kind.case === "ready") ready++;
         }
         return "ended without error";
       } catch (e) {
         return Code[ConnectError.from(e).code];
       }
     });
-    await eventually(() => s.rooms.subscriberCount("bye") === variants.length, 5000, "subscribers");
+    await eventually(() => ready === variants.length, 5000, "subscribers");
     const started = Date.now();
     await s.close();
     assert.ok(Date.now() - started < 2000, `close took ${Date.now() - started} ms`);

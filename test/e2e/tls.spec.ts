@@ -3,12 +3,9 @@
  * The certificate is made for the test with openssl (self-signed, 127.0.0.1).
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { connect as netConnect } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connect as tlsConnect } from "node:tls";
 import { createClient } from "@connectrpc/connect";
@@ -18,40 +15,21 @@ import {
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
 import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
-import { startServer, type TestServer } from "../support/server.ts";
+import { type ServerUnderTest, startServerUnderTest } from "../support/server.ts";
+import { makeTestDir } from "../support/subprocess-server.ts";
+import { makeTestCert } from "../support/tls-cert.ts";
 
 let dir: string;
 let cert: Buffer;
-let server: TestServer;
+let server: ServerUnderTest;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "chat-tls-"));
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-    ],
-    { stdio: "ignore" },
-  );
-  cert = readFileSync(join(dir, "cert.pem"));
-  server = await startServer({
-    tls: { cert, key: readFileSync(join(dir, "key.pem")) },
+  // Under the repository's .data/: the only place Deno's start task may read.
+  dir = makeTestDir("tls");
+  const files = makeTestCert(dir);
+  cert = files.cert;
+  server = await startServerUnderTest({
+    tls: { certFile: files.certFile, keyFile: files.keyFile },
     sniffTimeoutMs: 300,
   });
 });

@@ -1,0 +1,67 @@
+/**
+ * What the runtime matrix runs on each runtime, and why the rest is left to
+ * `npm test` (Node 20, server in-process). Every file is named here: nothing
+ * is skipped silently.
+ */
+
+/**
+ * End-to-end: clients run on Node (the test runner), the server is
+ * `src/main.ts` started as a subprocess on the runtime under test
+ * (CHAT_TEST_RUNTIME; see test/support/server.ts).
+ */
+export const e2eFiles = [
+  // connect-node clients: gRPC (h2c), gRPC-Web and Connect over HTTP/1.1 and
+  // h2c; unary, server streaming, bidi, HTTP/1.1 bidi refusal, shutdown.
+  "test/e2e/protocols.spec.ts",
+  // @grpc/grpc-js: unary, streams, bidi, deadlines, health Check.
+  "test/e2e/grpc-js.spec.ts",
+  // buf curl (connect-go): every protocol, reflection v1/v1alpha, health.
+  "test/e2e/buf-curl.spec.ts",
+  // The seed's own Python client (grpcio).
+  "test/e2e/seed-python.spec.ts",
+  // TLS with ALPN (h2 and HTTP/1.1) for every protocol, handshake timeout.
+  "test/e2e/tls.spec.ts",
+  // Process-level: startup line, exit codes, signals, runtime workarounds.
+  "test/runtimes/startup.spec.ts",
+  "test/runtimes/shutdown.spec.ts",
+  "test/runtimes/runtime-quirks.spec.ts",
+];
+
+/**
+ * Left to `npm test`, with the reason. They need the server's internals
+ * in-process or test behaviour that does not depend on the runtime's HTTP
+ * stack, or cost more than the matrix budget (CI adds at most ~8 minutes).
+ */
+export const e2eNotInMatrix: Record<string, string> = {
+  "test/e2e/bad-input.spec.ts": "validation and error mapping: runtime-independent code",
+  "test/e2e/cli.spec.ts": "Node 20 only; test/runtimes/startup.spec.ts covers it per runtime",
+  "test/e2e/durability.spec.ts":
+    "SIGKILL durability, Node 20 CLI helper (candidate for the matrix)",
+  "test/e2e/limits.spec.ts": "limits read from the in-process server's options",
+  "test/e2e/malformed-frames.spec.ts": "raw frames; asserts in-process subscription counts",
+  "test/e2e/presence.spec.ts": "presence and typing: runtime-independent core logic",
+  "test/e2e/resume.spec.ts": "chaos proxy resume: long, runtime-independent logic",
+  "test/e2e/stalled-subscriber.spec.ts": "asserts in-process subscription counts",
+};
+
+/**
+ * Native: the unit and contract suites run by the runtime itself (`node
+ * --test`, `bun test`, `deno test`), in-process. The store contract suite
+ * (src/core/message-store.case.ts) runs through memory-store.spec.ts and
+ * sqlite-store.spec.ts, so each runtime's SQLite driver is checked.
+ */
+export const nativeFiles = [
+  "src/config.spec.ts",
+  "src/core/chat-rooms.spec.ts",
+  "src/core/event-bus.spec.ts",
+  "src/core/memory-store.spec.ts",
+  "src/node/one-port-server.spec.ts",
+  "src/services/health.spec.ts",
+  "src/services/reflection.spec.ts",
+  "src/sqlite/sqlite-store.spec.ts",
+];
+
+export const nativeNotInMatrix: Record<string, string> = {
+  "src/http/web-client.spec.ts":
+    "builds the browser bundle with esbuild, whose service process Deno cannot start (ChildProcess.unref)",
+};
