@@ -48,13 +48,17 @@ async function main(): Promise<void> {
     corsOrigins: config.corsOrigins,
   });
 
-  let closing = false;
+  let closingSince: number | undefined;
   const stop = (signal: string) => {
-    if (closing) {
+    if (closingSince !== undefined) {
+      // One Ctrl-C often arrives twice: from the terminal, and forwarded by
+      // a wrapper in the same process group (npm, deno task). Only a signal
+      // sent deliberately later means "stop draining".
+      if (Date.now() - closingSince < 1000) return;
       app.log.warn({ signal }, "second signal: exiting now");
       process.exit(1);
     }
-    closing = true;
+    closingSince = Date.now();
     app.log.info({ signal }, "shutting down");
     app.close().then(
       () => process.exit(0),

@@ -61,7 +61,11 @@ describe("command line", () => {
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
     const { port } = blocker.address() as AddressInfo;
     try {
-      const child = spawn(process.execPath, [...entry, "--port", String(port)], { stdio: "pipe" });
+      const child = spawn(
+        process.execPath,
+        [...entry, "--store", "memory", "--port", String(port)],
+        { stdio: "pipe" },
+      );
       let stdout = "";
       child.stdout.on("data", (d) => {
         stdout += d;
@@ -75,7 +79,14 @@ describe("command line", () => {
   });
 
   it("on SIGTERM ends open streams with Unavailable and exits 0; no error logged", async () => {
-    const { child, url, log } = await startCli(["--port", "0", "--shutdown-timeout-ms", "1000"]);
+    const { child, url, log } = await startCli([
+      "--port",
+      "0",
+      "--store",
+      "memory",
+      "--shutdown-timeout-ms",
+      "1000",
+    ]);
     try {
       // A client killed mid-stream is normal, not a server error (buf curl
       // stopped this way once got an "rpc failed" error line logged).
@@ -122,5 +133,15 @@ describe("command line", () => {
     } finally {
       child.kill("SIGKILL");
     }
+  });
+
+  it("takes one Ctrl-C that arrives twice (terminal and wrapper) as one: exits 0", async () => {
+    const { child, log } = await startCli(["--port", "0", "--store", "memory"]);
+    const exited = once(child, "exit");
+    child.kill("SIGINT");
+    setTimeout(() => child.kill("SIGINT"), 20);
+    const [code] = await exited;
+    assert.equal(code, 0);
+    assert.ok(!log.some((l) => l.msg.includes("second signal")), "not taken as a second signal");
   });
 });
