@@ -86,7 +86,14 @@ async function main(): Promise<void> {
   const url = `${scheme}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   const { name, version, engine, nodeApi } = runtimeInfo();
   app.log.info(
-    { runtime: `${name} ${version}`, engine, nodeApi, url, serves: describeServing(url, !!tls) },
+    {
+      runtime: `${name} ${version}`,
+      engine,
+      nodeApi,
+      url,
+      serves: describeServing(url, !!tls),
+      browser: `${url}/`,
+    },
     "chat server listening",
   );
 }

@@ -33,6 +33,7 @@ describe(`startup (${runtimeUnderTest})`, () => {
         `gRPC (h2c), gRPC-Web and Connect (HTTP/1.1 and h2c) on ${server.url}`,
       );
       assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.equal(line?.browser, `${server.url}/`, "where to open the browser client");
     } finally {
       await server.close();
     }
