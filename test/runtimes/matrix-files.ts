@@ -21,6 +21,9 @@ export const e2eFiles = [
   "test/e2e/seed-python.spec.ts",
   // TLS with ALPN (h2 and HTTP/1.1) for every protocol, handshake timeout.
   "test/e2e/tls.spec.ts",
+  // SIGKILL right after the last acknowledgement: every acked message is
+  // there after a restart, through this runtime's SQLite driver.
+  "test/e2e/durability.spec.ts",
   // Process-level: startup line, exit codes, signals, runtime workarounds.
   "test/runtimes/startup.spec.ts",
   "test/runtimes/shutdown.spec.ts",
@@ -35,8 +38,6 @@ export const e2eFiles = [
 export const e2eNotInMatrix: Record<string, string> = {
   "test/e2e/bad-input.spec.ts": "validation and error mapping: runtime-independent code",
   "test/e2e/cli.spec.ts": "Node 20 only; test/runtimes/startup.spec.ts covers it per runtime",
-  "test/e2e/durability.spec.ts":
-    "SIGKILL durability, Node 20 CLI helper (candidate for the matrix)",
   "test/e2e/limits.spec.ts": "limits read from the in-process server's options",
   "test/e2e/malformed-frames.spec.ts": "raw frames; asserts in-process subscription counts",
   "test/e2e/presence.spec.ts": "presence and typing: runtime-independent core logic",

@@ -75,6 +75,7 @@ const rows: Row[] = [
   e2e("Server", "browser client at / (static files)", /^startup .* › serves the browser client/),
   e2e("Server", "graceful shutdown (SIGTERM, SIGINT)", /^(graceful shutdown|shutdown ›)/),
   e2e("Server", "runtime workarounds", /^runtime workarounds/),
+  e2e("Server", "acknowledged survives SIGKILL (SQLite)", /^a server killed with SIGKILL/),
   native(
     "Native",
     "store contract (memory, SQLite driver)",
