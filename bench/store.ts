@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { ChatService } from "../src/gen/chat/v1/chat_pb.ts";
+import { table } from "./report.ts";
 import { type ServerProcess, startServer } from "./server-process.ts";
 import { summarize } from "./stats.ts";
 import { createBenchTransport } from "./transports.ts";
@@ -166,17 +167,6 @@ async function runFills(into: FillResult[]): Promise<void> {
   }
 }
 
-function table(header: string[], rows: (string | number)[][]): string {
-  const cells = [header, ...rows.map((r) => r.map(String))];
-  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
-  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
-  return [
-    line(header),
-    `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`,
-    ...cells.slice(1).map(line),
-  ].join("\n");
-}
-
 async function main(): Promise<void> {
   const started = Date.now();
   const sends: SendResult[] = [];
@@ -206,7 +196,7 @@ async function main(): Promise<void> {
       ["store", "in flight", "sends/s", "× memory", "p50 ms", "p99 ms", "server CPU µs/send"],
       sends.map((r) => [
         r.store,
-        r.inFlight,
+        String(r.inFlight),
         r.sendsPerSecond.toFixed(0),
         (r.sendsPerSecond / memory(r.inFlight)).toFixed(2),
         r.p50Ms.toFixed(2),
@@ -221,8 +211,8 @@ async function main(): Promise<void> {
       ["store", "messages", "rooms", "sends/s", "heap after GC MiB", "RSS MiB", "database MiB"],
       fills.map((r) => [
         r.store,
-        r.messages,
-        r.rooms,
+        String(r.messages),
+        String(r.rooms),
         r.sendsPerSecond.toFixed(0),
         r.heapUsedMiB.toFixed(1),
         r.rssMiB.toFixed(1),

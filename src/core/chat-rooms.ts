@@ -130,12 +130,22 @@ export function createChatRooms({
       if (joined) bus.publish(room, event({ case: "memberJoined", value: { member: joined } }));
       let lastSeq = 0n;
 
-      /** Turns messages into events, announcing any seqs that are missing before them. */
+      /**
+       * Moves the position to `seq`; returns the gap event owed first when
+       * seqs are missing before it.
+       */
+      function advance(seq: bigint): Event | undefined {
+        const gap =
+          seq > lastSeq + 1n
+            ? event({ case: "gap", value: { afterSeq: lastSeq, nextSeq: seq } })
+            : undefined;
+        lastSeq = seq;
+        return gap;
+      }
+      /** A stored message as events: the gap before it, if any, then itself. */
       function* deliver(message: Message) {
-        if (message.seq > lastSeq + 1n) {
-          yield event({ case: "gap", value: { afterSeq: lastSeq, nextSeq: message.seq } });
-        }
-        lastSeq = message.seq;
+        const gap = advance(message.seq);
+        if (gap) yield gap;
         yield event({ case: "message", value: message });
       }
 
@@ -185,7 +195,11 @@ export function createChatRooms({
             if (message.seq > lastSeq + 1n) {
               for await (const m of readFrom(room, lastSeq, message.seq - 1n)) yield* deliver(m);
             }
-            yield* deliver(message);
+            // The published event itself: one per message, shared by every
+            // subscriber, not rebuilt per subscriber.
+            const gap = advance(message.seq);
+            if (gap) yield gap;
+            yield e;
           } else {
             yield e;
           }

@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type Client, createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { ChatService, type Typing } from "../../src/gen/chat/v1/chat_pb.ts";
+import { createTestTransport, type TestTransport } from "../e2e/support/clients.ts";
 import { eventually, startServer, type TestServer } from "../support/server.ts";
 import { killChatProcesses } from "./support/chat-cli.ts";
 import { createTmux, type Pane, type Tmux } from "./support/tmux.ts";
@@ -17,18 +17,15 @@ const room = "chat";
 const prompt = `${room}> `;
 
 let server: TestServer;
-let sessions: Http2SessionManager;
+let grpc: TestTransport | undefined;
 let client: Client<typeof ChatService>;
 let tmux: Tmux;
 let bob: Pane;
 
 before(async () => {
   server = await startServer();
-  sessions = new Http2SessionManager(server.url);
-  client = createClient(
-    ChatService,
-    createGrpcTransport({ baseUrl: server.url, sessionManager: sessions }),
-  );
+  grpc = createTestTransport(server.url, "grpc");
+  client = createClient(ChatService, grpc.transport);
   await client.send({ room, sender: "ann", text: "history one" });
   await client.send({ room, sender: "ann", text: "history two" });
   tmux = createTmux();
@@ -36,7 +33,7 @@ before(async () => {
 after(async () => {
   await tmux?.kill();
   killChatProcesses();
-  sessions?.abort();
+  grpc?.close();
   await server?.close();
 });
 

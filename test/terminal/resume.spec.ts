@@ -9,28 +9,28 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { fromJson } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { ChatService, MessageSchema } from "../../src/gen/chat/v1/chat_pb.ts";
+import { createTestTransport, type TestTransport } from "../e2e/support/clients.ts";
 import { followChat, killChatProcesses } from "./support/chat-cli.ts";
 import { type RestartableServer, startRestartableServer } from "./support/restartable-server.ts";
 import { createTmux } from "./support/tmux.ts";
 
 const servers: RestartableServer[] = [];
-const sessionManagers: Http2SessionManager[] = [];
+const transports: TestTransport[] = [];
 const tmux = createTmux();
 
 after(async () => {
   await tmux.kill();
   killChatProcesses();
-  for (const sessions of sessionManagers) sessions.abort();
+  for (const t of transports) t.close();
   for (const server of servers) await server.close();
 });
 
 /** A fresh connection per call: the tests' own client must not be the thing that resumes. */
 function chatClient(url: string) {
-  const sessions = new Http2SessionManager(url);
-  sessionManagers.push(sessions);
-  return createClient(ChatService, createGrpcTransport({ baseUrl: url, sessionManager: sessions }));
+  const grpc = createTestTransport(url, "grpc");
+  transports.push(grpc);
+  return createClient(ChatService, grpc.transport);
 }
 
 const count = (haystack: string, needle: string) => haystack.split(needle).length - 1;

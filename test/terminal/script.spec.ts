@@ -7,31 +7,28 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { fromJson } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
-import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { ChatService, MessageSchema } from "../../src/gen/chat/v1/chat_pb.ts";
+import { createTestTransport, type TestTransport } from "../e2e/support/clients.ts";
 import { startServer, type TestServer } from "../support/server.ts";
 import { createTestCert, type TestCert } from "./support/cert.ts";
 import { followChat, killChatProcesses, runChat } from "./support/chat-cli.ts";
 
 let server: TestServer;
-let sessions: Http2SessionManager;
+let grpc: TestTransport | undefined;
 let client: Client<typeof ChatService>;
 let tls: TestServer;
 let cert: TestCert;
 
 before(async () => {
   server = await startServer();
-  sessions = new Http2SessionManager(server.url);
-  client = createClient(
-    ChatService,
-    createGrpcTransport({ baseUrl: server.url, sessionManager: sessions }),
-  );
+  grpc = createTestTransport(server.url, "grpc");
+  client = createClient(ChatService, grpc.transport);
   cert = createTestCert();
   tls = await startServer({ tls: { cert: cert.cert, key: cert.key } });
 });
 after(async () => {
   killChatProcesses();
-  sessions?.abort();
+  grpc?.close();
   await server?.close();
   await tls?.close();
   cert?.remove();
