@@ -58,7 +58,19 @@ async function ending(
 }
 
 /** Resolves with the connect error code of a fresh TCP connection (ECONNREFUSED expected). */
-function connectOutcome(port: number): Promise<string> {
+/**
+ * How a new connection fares. A connection that lands in the listen backlog
+ * just as the listener closes is reset (seen on Bun): it was never served,
+ * and the next attempt, made at once, shows the port closed.
+ */
+async function connectOutcome(port: number): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await connectOnce(port);
+    if (outcome !== "ECONNRESET" || attempt === 5) return outcome;
+  }
+}
+
+function connectOnce(port: number): Promise<string> {
   return new Promise((resolve) => {
     const socket = net.connect(port, "127.0.0.1");
     socket.once("connect", () => {
