@@ -11,6 +11,7 @@ import { ChatServer, file_grpc_chat } from "./gen/grpc/chat_pb.ts";
 import { file_grpc_health_v1_health } from "./gen/grpc/health/v1/health_pb.ts";
 import { file_grpc_reflection_v1_reflection } from "./gen/grpc/reflection/v1/reflection_pb.ts";
 import { file_grpc_reflection_v1alpha_reflection } from "./gen/grpc/reflection/v1alpha/reflection_pb.ts";
+import { registerStalledWriteRelease } from "./http/release-stalled-writes.ts";
 import { registerWebClient } from "./http/web-client.ts";
 import { createOnePortServerFactory } from "./node/one-port-server.ts";
 import { createChatService } from "./services/chat-service.ts";
@@ -18,6 +19,7 @@ import { createErrorMappingInterceptor } from "./services/error-mapping.ts";
 import { createHealthService, type HealthService } from "./services/health.ts";
 import { registerHttp1BidiGuard } from "./services/http1-bidi-guard.ts";
 import { type ChatLimits, defaultLimits } from "./services/limits.ts";
+import { createOpenStreams, type OpenStreams } from "./services/open-streams.ts";
 import { createReflectionService } from "./services/reflection.ts";
 import { createSeedChatServer } from "./services/seed-chat-server.ts";
 
@@ -60,6 +62,8 @@ export interface ChatServerApp {
   app: FastifyInstance;
   rooms: ChatRooms;
   health: HealthService;
+  /** Streaming calls whose handler is still running, by method. */
+  streams: OpenStreams;
 }
 
 /**
@@ -100,6 +104,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
     heartbeatMs: options.heartbeatMs,
   });
   const health = createHealthService();
+  const streams = createOpenStreams();
   const reflection = createReflectionService(servedFiles);
   const shutdown = new AbortController();
   // Every open call links its signal to this one: thousands of listeners are
@@ -147,6 +152,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
   // First: CORS preflights must be answered before any other hook replies.
   await registerWebClient(app, { root: options.webRoot, corsOrigins: options.corsOrigins });
   registerHttp1BidiGuard(app, bidiPaths);
+  registerStalledWriteRelease(app);
   await app.register(fastifyConnectPlugin, {
     readMaxBytes: options.maxRequestBytes ?? 65_536,
     // Compressing each streamed event costs a gzip per subscriber per message
@@ -156,6 +162,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
     compressMinBytes: 16 * 1024,
     shutdownSignal: shutdown.signal,
     interceptors: [
+      streams.interceptor,
       createErrorMappingInterceptor((e) => app.log.error({ err: e.cause ?? e }, "rpc failed")),
     ],
     routes(router: ConnectRouter) {
@@ -165,5 +172,5 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
       reflection.register(router);
     },
   });
-  return { app, rooms, health };
+  return { app, rooms, health, streams };
 }

@@ -126,8 +126,21 @@ export function createChatRooms({
       const live = bus.subscribe(room, { signal, maxQueue, heartbeat });
       const members = presence.members(room);
       const joined = name ? presence.join(room, name) : undefined;
-      let listed = name !== undefined && name !== "";
       if (joined) bus.publish(room, event({ case: "memberJoined", value: { member: joined } }));
+      // Released when the call ends, not only when this generator resumes:
+      // a consumer stuck on a dead connection must not keep the client
+      // listed or subscribed (issue 13).
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        signal.removeEventListener("abort", release);
+        live.close();
+        if (name && presence.leave(room, name)) {
+          bus.publish(room, event({ case: "memberLeft", value: { name } }));
+        }
+      };
+      signal.addEventListener("abort", release, { once: true });
       let lastSeq = 0n;
 
       /**
@@ -208,11 +221,7 @@ export function createChatRooms({
         if (e instanceof SubscriberOverflowError) throw new FellBehindError(lastSeq, e);
         throw e;
       } finally {
-        live.close();
-        if (listed && name && presence.leave(room, name)) {
-          bus.publish(room, event({ case: "memberLeft", value: { name } }));
-        }
-        listed = false;
+        release();
       }
     },
 
