@@ -6,11 +6,13 @@ import { type ChatRooms, createChatRooms } from "./core/chat-rooms.ts";
 import { createEventBus } from "./core/event-bus.ts";
 import { createMemoryStore } from "./core/memory-store.ts";
 import type { MessageStore, RetentionPolicy } from "./core/message-store.ts";
+import { withRecentCache } from "./core/recent-cache.ts";
 import { ChatService, type Event, file_chat_v1_chat } from "./gen/chat/v1/chat_pb.ts";
 import { ChatServer, file_grpc_chat } from "./gen/grpc/chat_pb.ts";
 import { file_grpc_health_v1_health } from "./gen/grpc/health/v1/health_pb.ts";
 import { file_grpc_reflection_v1_reflection } from "./gen/grpc/reflection/v1/reflection_pb.ts";
 import { file_grpc_reflection_v1alpha_reflection } from "./gen/grpc/reflection/v1alpha/reflection_pb.ts";
+import { registerWriteCoalescing } from "./http/coalesce-writes.ts";
 import { registerStalledWriteRelease } from "./http/release-stalled-writes.ts";
 import { registerWebClient } from "./http/web-client.ts";
 import { createOnePortServerFactory } from "./node/one-port-server.ts";
@@ -96,7 +98,9 @@ const bidiPaths = new Set(
  */
 export async function buildApp(options: BuildOptions = {}): Promise<ChatServerApp> {
   const limits: ChatLimits = { ...defaultLimits, ...options.limits };
-  const store = options.store ?? createMemoryStore({ retention: options.retention });
+  const store = withRecentCache(
+    options.store ?? createMemoryStore({ retention: options.retention }),
+  );
   const rooms = createChatRooms({
     store,
     bus: createEventBus<Event>(),
@@ -153,6 +157,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
   await registerWebClient(app, { root: options.webRoot, corsOrigins: options.corsOrigins });
   registerHttp1BidiGuard(app, bidiPaths);
   registerStalledWriteRelease(app);
+  registerWriteCoalescing(app);
   await app.register(fastifyConnectPlugin, {
     readMaxBytes: options.maxRequestBytes ?? 65_536,
     // Compressing each streamed event costs a gzip per subscriber per message

@@ -56,7 +56,10 @@ export interface ChatRoomsOptions {
   bus: EventBus<Event>;
   /** Per-subscriber live buffer, see `SubscribeOptions.maxQueue`. */
   maxQueue?: number;
-  /** Page size used while replaying long histories. Default 500. */
+  /**
+   * Page size used while replaying long histories. Default 100: a thousand
+   * subscribers replaying at once each hold one page.
+   */
   replayPageSize?: number;
   /** Heartbeat on a quiet live stream after this long; 0 disables. Default 15 s. */
   heartbeatMs?: number;
@@ -73,7 +76,7 @@ export function createChatRooms({
   store,
   bus,
   maxQueue,
-  replayPageSize = 500,
+  replayPageSize = 100,
   heartbeatMs = 15_000,
 }: ChatRoomsOptions): ChatRooms {
   const presence = createPresence();

@@ -23,7 +23,8 @@ export function registerStalledWriteRelease(app: FastifyInstance): void {
   app.addHook("onRequest", (_req, reply, done) => {
     const res = reply.raw;
     res.once("close", () => {
-      if (!res.writableFinished) res.emit("drain");
+      // Not `writableFinished`: a destroyed HTTP/2 response reports true.
+      if (!res.writableEnded) res.emit("drain");
     });
     done();
   });

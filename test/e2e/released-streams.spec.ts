@@ -162,6 +162,26 @@ describe("streams that are behind when their client leaves are released", () => 
       }));
   }
 
+  it("grpc over HTTP/2: many connections behind on many small notes, then all gone", () =>
+    withServer(async (server) => {
+      const room = "small-notes";
+      const clients = Array.from({ length: 10 }, () => openH2(server, "grpc", room, 20));
+      try {
+        await eventually(() => server.rooms.subscriberCount() === 200, 3000, "200 subscribers");
+        for (let i = 0; i < 300; i++) {
+          const note = { sender: "s", text: `note ${i} ${"x".repeat(60)}`, clientId: "" };
+          await server.rooms.send({ room, ...note });
+          await server.rooms.send({ room: "lobby", ...note });
+        }
+        await new Promise((r) => setTimeout(r, 500));
+        for (const c of clients) c.leave("connection");
+        await assertReleased(server, room);
+      } finally {
+        for (const c of clients) c.close();
+      }
+      await assertStillServes(server);
+    }));
+
   it("churn: rounds of backed-up subscribers leave nothing behind", () =>
     withServer(async (server) => {
       for (let round = 0; round < 5; round++) {
