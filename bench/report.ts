@@ -6,12 +6,19 @@ const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 const kb = (bytes: number) => (bytes / 1024).toFixed(1);
 const fixed = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : "-");
 
-/** Renders rows as a Markdown table (also readable as plain text). */
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+/**
+ * Renders rows as a Markdown table (also readable as plain text). Columns are right-aligned
+ * (figures), except the first `textColumns` (labels), which are left-aligned.
+ */
+export function table(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  textColumns = 0,
+): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const line = (cells: readonly string[]) =>
-    `| ${cells.map((c, i) => c.padStart(widths[i] ?? 0)).join(" | ")} |`;
-  const rule = `|${widths.map((w) => `${"-".repeat(w + 1)}:`).join("|")}|`;
+    `| ${cells.map((c, i) => (i < textColumns ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")} |`;
+  const rule = `|${widths.map((w, i) => (i < textColumns ? `:${"-".repeat(w + 1)}` : `${"-".repeat(w + 1)}:`)).join("|")}|`;
   return [line(header), rule, ...rows.map(line)].join("\n");
 }
 

@@ -157,7 +157,8 @@ function onLines(stream: NodeJS.ReadableStream | null, fn: (line: string) => voi
   });
 }
 
-function freePort(): Promise<number> {
+/** A port on 127.0.0.1 that was free a moment ago (the OS picks it). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
     probe.once("error", reject);
@@ -168,7 +169,12 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitForPort(port: number, exited: Promise<void>, log: string[]): Promise<void> {
+/** Resolves once 127.0.0.1:`port` accepts connections; rejects if `exited` settles first or after 20 s. */
+export async function waitForPort(
+  port: number,
+  exited: Promise<void>,
+  log: readonly string[],
+): Promise<void> {
   let dead = false;
   exited.then(() => {
     dead = true;
