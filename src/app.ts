@@ -12,6 +12,7 @@ import { ChatServer, file_grpc_chat } from "./gen/grpc/chat_pb.ts";
 import { file_grpc_health_v1_health } from "./gen/grpc/health/v1/health_pb.ts";
 import { file_grpc_reflection_v1_reflection } from "./gen/grpc/reflection/v1/reflection_pb.ts";
 import { file_grpc_reflection_v1alpha_reflection } from "./gen/grpc/reflection/v1alpha/reflection_pb.ts";
+import { registerDeadlineClamp } from "./http/clamp-deadlines.ts";
 import { registerWriteCoalescing } from "./http/coalesce-writes.ts";
 import { registerStalledWriteRelease } from "./http/release-stalled-writes.ts";
 import { registerWebClient } from "./http/web-client.ts";
@@ -24,6 +25,7 @@ import { type ChatLimits, defaultLimits } from "./services/limits.ts";
 import { createOpenStreams, type OpenStreams } from "./services/open-streams.ts";
 import { createReflectionService } from "./services/reflection.ts";
 import { createSeedChatServer } from "./services/seed-chat-server.ts";
+import { mapUnaryDecodeFailures } from "./services/unary-decode-failures.ts";
 
 export interface BuildOptions {
   /** Room that the seed's ChatServer reads and writes. Default "lobby". */
@@ -156,6 +158,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
   // First: CORS preflights must be answered before any other hook replies.
   await registerWebClient(app, { root: options.webRoot, corsOrigins: options.corsOrigins });
   registerHttp1BidiGuard(app, bidiPaths);
+  registerDeadlineClamp(app);
   registerStalledWriteRelease(app);
   registerWriteCoalescing(app);
   await app.register(fastifyConnectPlugin, {
@@ -168,13 +171,17 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
     shutdownSignal: shutdown.signal,
     interceptors: [
       streams.interceptor,
-      createErrorMappingInterceptor((e) => app.log.error({ err: e.cause ?? e }, "rpc failed")),
+      createErrorMappingInterceptor(
+        (e) => app.log.error({ err: e.cause ?? e }, "rpc failed"),
+        (e) => app.log.debug({ reason: e.rawMessage }, "rpc rejected: undecodable request"),
+      ),
     ],
     routes(router: ConnectRouter) {
       router.service(ChatServer, createSeedChatServer(rooms, options.seedRoom ?? "lobby", limits));
       router.service(ChatService, createChatService(rooms, limits));
       health.register(router);
       reflection.register(router);
+      mapUnaryDecodeFailures(router.handlers);
     },
   });
   return { app, rooms, health, streams };

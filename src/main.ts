@@ -8,6 +8,7 @@ import { buildApp } from "./app.ts";
 import { parseConfig } from "./config.ts";
 import { createMemoryStore } from "./core/memory-store.ts";
 import { runtimeInfo } from "./runtime.ts";
+import { DataDirError } from "./sqlite/errors.ts";
 import { openSqliteStore } from "./sqlite/open-store.ts";
 
 async function main(): Promise<void> {
@@ -30,7 +31,11 @@ async function main(): Promise<void> {
   const retention = { maxMessagesPerRoom: config.historyLimit, maxAgeMs: config.historyMaxAgeMs };
   const store =
     config.store === "sqlite"
-      ? await openSqliteStore({ dataDir: config.dataDir, retention, durability: config.durability })
+      ? await openSqliteStore({
+          dataDir: config.dataDir,
+          retention,
+          durability: config.durability,
+        }).catch(exitOnDataDirError)
       : createMemoryStore({ retention });
   const { app } = await buildApp({
     seedRoom: config.seedRoom,
@@ -96,6 +101,16 @@ async function main(): Promise<void> {
     },
     "chat server listening",
   );
+}
+
+/**
+ * A data directory that cannot be used is the operator's to fix: one line
+ * that names it and says why, and exit 1. Anything else keeps its stack.
+ */
+function exitOnDataDirError(e: unknown): never {
+  if (!(e instanceof DataDirError)) throw e;
+  process.stderr.write(`${e.message}\n`);
+  process.exit(1);
 }
 
 /** What the one port speaks, for the startup line: which protocol over which HTTP version. */

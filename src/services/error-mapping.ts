@@ -1,16 +1,40 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { FellBehindError, SeqAheadError } from "../core/errors.ts";
+import { StorageFullError } from "../sqlite/errors.ts";
 
 /** Trailer/header telling a cut-off subscriber where to resume. */
 export const resumeAfterSeqKey = "chat-resume-after-seq";
 
 /**
+ * Connect-ES (2.1) reports a request message it cannot decode as Internal,
+ * as if the server had failed: "parse binary: ..." when the bytes are no
+ * valid message (a truncated field, invalid UTF-8 in a string; from
+ * protocol/serialization.ts), and "received compressed envelope, but do not
+ * know how to decompress" (protocol/envelope.ts, whose own comment promises
+ * InvalidArgument). Both are the client's fault; Connect-Go answers them
+ * with InvalidArgument too.
+ */
+export function isUndecodableRequest(e: ConnectError): boolean {
+  return (
+    e.code === Code.Internal &&
+    (e.rawMessage.startsWith("parse binary: ") ||
+      e.rawMessage === "received compressed envelope, but do not know how to decompress")
+  );
+}
+
+/** The same error as the client's fault: InvalidArgument, with its message and metadata. */
+export function asInvalidArgument(e: ConnectError): ConnectError {
+  return new ConnectError(e.rawMessage, Code.InvalidArgument, e.metadata, undefined, e);
+}
+
+/**
  * Turns an error from the core into the ConnectError a client should see.
- * ConnectErrors pass unchanged; anything unexpected becomes Internal with a
- * generic message (the cause is attached for logs, never sent).
+ * ConnectErrors pass unchanged, except undecodable requests (InvalidArgument);
+ * anything unexpected becomes Internal with a generic message (the cause is
+ * attached for logs, never sent).
  */
 export function toConnectError(e: unknown): ConnectError {
-  if (e instanceof ConnectError) return e;
+  if (e instanceof ConnectError) return isUndecodableRequest(e) ? asInvalidArgument(e) : e;
   if (e instanceof FellBehindError) {
     return new ConnectError(
       `subscriber fell too far behind; resubscribe with after_seq=${e.lastSeq} to continue without loss`,
@@ -23,23 +47,49 @@ export function toConnectError(e: unknown): ConnectError {
   if (e instanceof SeqAheadError) {
     return new ConnectError(e.message, Code.OutOfRange, undefined, undefined, e);
   }
+  if (e instanceof StorageFullError) {
+    return new ConnectError(
+      "the server's storage is full; try again later",
+      Code.ResourceExhausted,
+      undefined,
+      undefined,
+      e,
+    );
+  }
   return new ConnectError("internal error", Code.Internal, undefined, undefined, e);
+}
+
+/** Failures the server is to blame for, which an operator must hear about. */
+function isServerFault(e: ConnectError): boolean {
+  return e.code === Code.Internal || e.cause instanceof StorageFullError;
 }
 
 /**
  * Maps errors of every handler, unary and streaming, in one place: the
  * services throw core errors or ConnectErrors and stay free of mapping code.
- * `onInternal` sees errors that were not expected (to log them). A client
- * that went away is normal: its call ends as Canceled and is not reported.
+ *
+ * `onInternal` sees the failures the server is to blame for (unexpected
+ * errors, a full disk), to log them. `onRejected` sees requests refused
+ * because the client sent bytes that are no request message: one line per
+ * such call at error level would let any client fill the log, so they
+ * belong at debug level. A client that went away is normal: its call ends
+ * as Canceled and is reported to neither.
+ *
+ * Unary calls that cannot be decoded never reach an interceptor (Connect
+ * decodes them first): see `mapUnaryDecodeFailures`.
  */
-export function createErrorMappingInterceptor(onInternal: (e: ConnectError) => void): Interceptor {
+export function createErrorMappingInterceptor(
+  onInternal: (e: ConnectError) => void,
+  onRejected: (e: ConnectError) => void = () => {},
+): Interceptor {
   return (next) => async (req) => {
     const map = (e: unknown): ConnectError => {
       if (req.signal.aborted && !(e instanceof ConnectError)) {
         return new ConnectError("the call was canceled", Code.Canceled, undefined, undefined, e);
       }
       const ce = toConnectError(e);
-      if (ce.code === Code.Internal) onInternal(ce);
+      if (e instanceof ConnectError && isUndecodableRequest(e)) onRejected(ce);
+      else if (isServerFault(ce)) onInternal(ce);
       return ce;
     };
     try {

@@ -1,6 +1,9 @@
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { MessageStore, RetentionPolicy } from "../core/message-store.ts";
+import { prepareDataDir } from "./data-dir.ts";
+import { lockDataDir, lockFile } from "./data-dir-lock.ts";
+import type { SqliteDatabase } from "./driver.ts";
+import { DataDirError } from "./errors.ts";
 import { openSqlite } from "./open-driver.ts";
 import type { Durability } from "./schema.ts";
 import { createSqliteStore } from "./sqlite-store.ts";
@@ -15,14 +18,42 @@ export interface OpenSqliteStoreOptions {
 /** The file name inside the data directory. */
 export const databaseFile = "chat.db";
 
-/** Opens (creating if needed) the SQLite store in `dataDir`. */
+/**
+ * Opens (creating if needed) the SQLite store in `dataDir`, which it holds
+ * for itself until `close` (see `lockDataDir`).
+ *
+ * Every failure to do so is a {@link DataDirError} with a one-line message
+ * naming the directory and the cause (the driver's error is its `cause`).
+ */
 export async function openSqliteStore(options: OpenSqliteStoreOptions): Promise<MessageStore> {
-  mkdirSync(options.dataDir, { recursive: true });
-  const db = await openSqlite(join(options.dataDir, databaseFile));
+  const { dataDir } = options;
+  prepareDataDir(dataDir, lockFile);
+  const lock = await lockDataDir(dataDir).catch((e: unknown) => {
+    throw asDataDirError(dataDir, e);
+  });
+  let db: SqliteDatabase | undefined;
   try {
-    return createSqliteStore({ ...options, db });
+    db = await openSqlite(join(dataDir, databaseFile));
+    const store = createSqliteStore({ ...options, db });
+    return {
+      ...store,
+      async close() {
+        try {
+          await store.close();
+        } finally {
+          lock.release();
+        }
+      },
+    };
   } catch (e) {
-    db.close();
-    throw e;
+    db?.close();
+    lock.release();
+    throw asDataDirError(dataDir, e);
   }
+}
+
+function asDataDirError(dir: string, e: unknown): DataDirError {
+  if (e instanceof DataDirError) return e;
+  const cause = e instanceof Error ? e.message : String(e);
+  return new DataDirError(`cannot use data directory ${dir}: ${cause}`, { cause: e });
 }

@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { messageStoreContract } from "../core/message-store.case.ts";
+import type { SqliteDatabase } from "./driver.ts";
+import { DataDirError, StorageFullError } from "./errors.ts";
 import { openSqlite } from "./open-driver.ts";
 import { openSqliteStore } from "./open-store.ts";
 import { createSqliteStore } from "./sqlite-store.ts";
@@ -59,5 +61,49 @@ describe("sqlite store on disk", () => {
     await store.close();
     assert.equal((await pending).message.seq, 1n);
     await assert.rejects(store.append({ room: "r", sender: "a", text: "x", clientId: "" }));
+  });
+
+  it("holds its data dir: a second store there is refused until the first closes", async () => {
+    const dataDir = tempDir();
+    const first = await openSqliteStore({ dataDir });
+    await assert.rejects(
+      openSqliteStore({ dataDir }),
+      (e) => e instanceof DataDirError && /another chat server is using it/.test(e.message),
+    );
+    await first.close();
+    const second = await openSqliteStore({ dataDir });
+    await second.close();
+  });
+
+  it("reports a full disk as such, not the failed ROLLBACK after it, and recovers", async () => {
+    // SQLite rolls a transaction back by itself when COMMIT fails with
+    // SQLITE_FULL; this driver does the same on demand.
+    const real = await openSqlite(join(tempDir(), "chat.db"));
+    let full = false;
+    const db: SqliteDatabase = {
+      ...real,
+      prepare(sql) {
+        const statement = real.prepare(sql);
+        if (sql !== "COMMIT") return statement;
+        return {
+          ...statement,
+          run(...params) {
+            if (!full) return statement.run(...params);
+            real.exec("ROLLBACK");
+            throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
+          },
+        };
+      },
+    };
+    const store = createSqliteStore({ db });
+    full = true;
+    await assert.rejects(
+      store.append({ room: "r", sender: "a", text: "lost", clientId: "" }),
+      (e) => e instanceof StorageFullError && (e.cause as { code: string }).code === "SQLITE_FULL",
+    );
+    full = false;
+    const next = await store.append({ room: "r", sender: "a", text: "kept", clientId: "" });
+    assert.equal(next.message.seq, 1n);
+    await store.close();
   });
 });

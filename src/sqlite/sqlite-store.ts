@@ -10,6 +10,7 @@ import {
 } from "../core/message-store.ts";
 import { type Message, MessageSchema } from "../gen/chat/v1/chat_pb.ts";
 import type { SqliteDatabase, SqliteRow } from "./driver.ts";
+import { isSqliteError, StorageFullError } from "./errors.ts";
 import { type Durability, migrate } from "./schema.ts";
 
 export interface SqliteStoreOptions {
@@ -133,6 +134,20 @@ export function createSqliteStore(options: SqliteStoreOptions): MessageStore {
     return { message, duplicate: false };
   }
 
+  /**
+   * Undoes the open transaction, if SQLite has not already: after
+   * SQLITE_FULL, IOERR, NOMEM or BUSY it may have rolled back by itself, and
+   * ROLLBACK then fails ("no transaction is active"), which must not take
+   * the place of the error that says what went wrong.
+   */
+  function rollback(): void {
+    try {
+      sql.rollback.run();
+    } catch {
+      // Already rolled back.
+    }
+  }
+
   function flush(): void {
     const batch = queue;
     queue = [];
@@ -149,11 +164,12 @@ export function createSqliteStore(options: SqliteStoreOptions): MessageStore {
         }
         sql.commit.run();
       } catch (e) {
-        sql.rollback.run();
+        rollback();
         throw e;
       }
     } catch (e) {
-      for (const p of batch) p.reject(e);
+      const error = isSqliteError(e, "FULL") ? new StorageFullError(e) : e;
+      for (const p of batch) p.reject(error);
       return;
     }
     // In queue order, which is seq order within each room.
@@ -172,12 +188,21 @@ export function createSqliteStore(options: SqliteStoreOptions): MessageStore {
     });
   }
 
+  /**
+   * A failed sweep (a full disk: deleting writes to the WAL too) is retried
+   * at the next interval; thrown from a timer it would end the process.
+   */
+  function sweep(): void {
+    try {
+      sql.expire.run(cutoff());
+    } catch {
+      // Next time.
+    }
+  }
+
   // Age retention frees disk in the background; reads already hide expired
   // messages, so the sweep's timing is never visible to clients.
-  const sweeper =
-    maxAgeMs > 0
-      ? setInterval(() => sql.expire.run(cutoff()), Math.min(maxAgeMs, 60_000))
-      : undefined;
+  const sweeper = maxAgeMs > 0 ? setInterval(sweep, Math.min(maxAgeMs, 60_000)) : undefined;
   (sweeper as { unref?: () => void } | undefined)?.unref?.();
 
   return {

@@ -79,12 +79,12 @@ describe("Connect unary over HTTP/1.1 with a bad body", () => {
       await assertStillServes(server);
     }));
 
-  it("invalid binary protobuf: HTTP 500, internal (what Connect-ES answers)", () =>
+  it("invalid binary protobuf: HTTP 400, invalid_argument (Connect-ES alone answers 500, internal)", () =>
     withServer(async (server) => {
       // A field header promising 0x7f bytes that never come.
       const res = await post(server.url, "application/proto", new Uint8Array([0x0a, 0x7f, 0x61]));
-      assert.equal(res.status, 500);
-      assert.equal(((await res.json()) as { code: string }).code, "internal");
+      assert.equal(res.status, 400);
+      assert.equal(((await res.json()) as { code: string }).code, "invalid_argument");
       await assertStillServes(server);
     }));
 
