@@ -6,7 +6,6 @@ import { type ChatRooms, createChatRooms } from "./core/chat-rooms.ts";
 import { createEventBus } from "./core/event-bus.ts";
 import { createMemoryStore } from "./core/memory-store.ts";
 import type { MessageStore, RetentionPolicy } from "./core/message-store.ts";
-import { withRecentCache } from "./core/recent-cache.ts";
 import { ChatService, type Event, file_chat_v1_chat } from "./gen/chat/v1/chat_pb.ts";
 import { ChatServer, file_grpc_chat } from "./gen/grpc/chat_pb.ts";
 import { file_grpc_health_v1_health } from "./gen/grpc/health/v1/health_pb.ts";
@@ -100,9 +99,7 @@ const bidiPaths = new Set(
  */
 export async function buildApp(options: BuildOptions = {}): Promise<ChatServerApp> {
   const limits: ChatLimits = { ...defaultLimits, ...options.limits };
-  const store = withRecentCache(
-    options.store ?? createMemoryStore({ retention: options.retention }),
-  );
+  const store = options.store ?? createMemoryStore({ retention: options.retention });
   const rooms = createChatRooms({
     store,
     bus: createEventBus<Event>(),

@@ -1,5 +1,6 @@
 import { join } from "node:path";
 import type { MessageStore, RetentionPolicy } from "../core/message-store.ts";
+import { withRecentCache } from "../core/recent-cache.ts";
 import { prepareDataDir } from "./data-dir.ts";
 import { lockDataDir, lockFile } from "./data-dir-lock.ts";
 import type { SqliteDatabase } from "./driver.ts";
@@ -34,7 +35,9 @@ export async function openSqliteStore(options: OpenSqliteStoreOptions): Promise<
   let db: SqliteDatabase | undefined;
   try {
     db = await openSqlite(join(dataDir, databaseFile));
-    const store = createSqliteStore({ ...options, db });
+    // SQLite builds new objects per read: recent history is shared instead
+    // (a thousand subscribers replaying it at once, see recent-cache.ts).
+    const store = withRecentCache(createSqliteStore({ ...options, db }));
     return {
       ...store,
       async close() {

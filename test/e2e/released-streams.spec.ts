@@ -115,50 +115,47 @@ async function assertReleased(server: TestServer, room: string): Promise<void> {
   });
 }
 
+/** Backs up `n` streams of `client`, makes it leave, then requires everything released. */
+async function leaveBehind(
+  server: TestServer,
+  room: string,
+  n: number,
+  client: { leave(): void; close(): void },
+): Promise<void> {
+  try {
+    await backUp(server, room, n);
+    client.leave();
+    await assertReleased(server, room);
+  } finally {
+    client.close();
+  }
+  await assertStillServes(server);
+}
+
 describe("streams that are behind when their client leaves are released", () => {
   for (const protocol of ["grpc", "connect", "grpc-web"] as const) {
     it(`${protocol} over HTTP/2: connection destroyed`, () =>
       withServer(async (server) => {
         const room = `h2-${protocol}`;
         const client = openH2(server, protocol, room, 20);
-        try {
-          await backUp(server, room, 20);
-          client.leave("connection");
-          await assertReleased(server, room);
-        } finally {
-          client.close();
-        }
-        await assertStillServes(server);
+        await leaveBehind(server, room, 20, { ...client, leave: () => client.leave("connection") });
       }));
   }
 
   it("grpc over HTTP/2: each call canceled, the connection kept", () =>
     withServer(async (server) => {
-      const room = "h2-cancel";
-      const client = openH2(server, "grpc", room, 20);
-      try {
-        await backUp(server, room, 20);
-        client.leave("cancel");
-        await assertReleased(server, room);
-      } finally {
-        client.close();
-      }
-      await assertStillServes(server);
+      const client = openH2(server, "grpc", "h2-cancel", 20);
+      await leaveBehind(server, "h2-cancel", 20, {
+        ...client,
+        leave: () => client.leave("cancel"),
+      });
     }));
 
   for (const protocol of ["connect", "grpc-web"] as const) {
     it(`${protocol} over HTTP/1.1: connections destroyed`, () =>
       withServer(async (server) => {
         const room = `h1-${protocol}`;
-        const client = openH1(server, protocol, room, 10);
-        try {
-          await backUp(server, room, 10);
-          client.leave();
-          await assertReleased(server, room);
-        } finally {
-          client.close();
-        }
-        await assertStillServes(server);
+        await leaveBehind(server, room, 10, openH1(server, protocol, room, 10));
       }));
   }
 
