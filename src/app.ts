@@ -6,6 +6,8 @@ import { type ChatRooms, createChatRooms } from "./core/chat-rooms.ts";
 import { createEventBus } from "./core/event-bus.ts";
 import { createMemoryStore } from "./core/memory-store.ts";
 import type { MessageStore, RetentionPolicy } from "./core/message-store.ts";
+import { chatStreamMethods } from "./fast-stream/chat-streams.ts";
+import { type FastStreams, registerFastStreams } from "./fast-stream/register.ts";
 import { ChatService, type Event, file_chat_v1_chat } from "./gen/chat/v1/chat_pb.ts";
 import { ChatServer, file_grpc_chat } from "./gen/grpc/chat_pb.ts";
 import { file_grpc_health_v1_health } from "./gen/grpc/health/v1/health_pb.ts";
@@ -17,7 +19,7 @@ import { registerStalledWriteRelease } from "./http/release-stalled-writes.ts";
 import { registerWebClient } from "./http/web-client.ts";
 import { createOnePortServerFactory } from "./node/one-port-server.ts";
 import { createChatService } from "./services/chat-service.ts";
-import { createErrorMappingInterceptor } from "./services/error-mapping.ts";
+import { createCallErrorMapper, createErrorMappingInterceptor } from "./services/error-mapping.ts";
 import { createHealthService, type HealthService } from "./services/health.ts";
 import { registerHttp1BidiGuard } from "./services/http1-bidi-guard.ts";
 import { type ChatLimits, defaultLimits } from "./services/limits.ts";
@@ -38,8 +40,15 @@ export interface BuildOptions {
   limits?: Partial<ChatLimits>;
   /** Largest request message in bytes (ResourceExhausted above). Default 64 KiB. */
   maxRequestBytes?: number;
-  /** Per-stream live buffer before a slow subscriber is cut off. Default 1024. */
+  /** Live events held per subscriber while it catches up from the store. Default 1024. */
   subscriberBuffer?: number;
+  /**
+   * Bytes that may wait for one streaming client (Subscribe, ChatStream)
+   * before it is cut off as too slow (ResourceExhausted, with its resume
+   * position). Default 1 MiB: mostly references to frames every subscriber
+   * shares, not copies.
+   */
+  subscriberBufferBytes?: number;
   /** Close connections that complete no TLS handshake or send no protocol preface in this time. Default 10 s. */
   sniffTimeoutMs?: number;
   /** Open TCP connections accepted at once; more are closed at accept. Default 10,000. */
@@ -67,6 +76,8 @@ export interface ChatServerApp {
   health: HealthService;
   /** Streaming calls whose handler is still running, by method. */
   streams: OpenStreams;
+  /** The live streams served without Connect's pipeline (see src/fast-stream/). */
+  fastStreams: FastStreams;
 }
 
 /**
@@ -156,23 +167,31 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
   await registerWebClient(app, { root: options.webRoot, corsOrigins: options.corsOrigins });
   registerHttp1BidiGuard(app, bidiPaths);
   registerDeadlineClamp(app);
+  const readMaxBytes = options.maxRequestBytes ?? 65_536;
+  const onInternal = (e: ConnectError) => app.log.error({ err: e.cause ?? e }, "rpc failed");
+  const onRejected = (e: ConnectError) =>
+    app.log.debug({ reason: e.rawMessage }, "rpc rejected: undecodable request");
+  // Before the hooks below, which are for Connect's handlers only.
+  const fastStreams = registerFastStreams(app, {
+    rooms,
+    methods: chatStreamMethods(options.seedRoom ?? "lobby"),
+    streams,
+    shutdownSignal: shutdown.signal,
+    readMaxBytes,
+    budgetBytes: options.subscriberBufferBytes ?? 1024 * 1024,
+    mapError: createCallErrorMapper(onInternal, onRejected),
+  });
   registerStalledWriteRelease(app);
   registerWriteCoalescing(app);
   await app.register(fastifyConnectPlugin, {
-    readMaxBytes: options.maxRequestBytes ?? 65_536,
+    readMaxBytes,
     // Compressing each streamed event costs a gzip per subscriber per message
     // and slowed prompt readers until they were cut off as slow (one async
     // gzip per event-loop turn). Events stay uncompressed; large unary
     // responses (history pages) are still compressed when the client asks.
     compressMinBytes: 16 * 1024,
     shutdownSignal: shutdown.signal,
-    interceptors: [
-      streams.interceptor,
-      createErrorMappingInterceptor(
-        (e) => app.log.error({ err: e.cause ?? e }, "rpc failed"),
-        (e) => app.log.debug({ reason: e.rawMessage }, "rpc rejected: undecodable request"),
-      ),
-    ],
+    interceptors: [streams.interceptor, createErrorMappingInterceptor(onInternal, onRejected)],
     routes(router: ConnectRouter) {
       router.service(ChatServer, createSeedChatServer(rooms, options.seedRoom ?? "lobby", limits));
       router.service(ChatService, createChatService(rooms, limits));
@@ -181,5 +200,5 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
       mapUnaryDecodeFailures(router.handlers);
     },
   });
-  return { app, rooms, health, streams };
+  return { app, rooms, health, streams, fastStreams };
 }

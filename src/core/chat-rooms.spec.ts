@@ -135,6 +135,28 @@ describe("chat rooms", () => {
     assert.equal(rooms.subscriberCount(), 0);
   });
 
+  it("replays a history longer than its queue at the reader's pace, without cutting it off", async () => {
+    const rooms = setup(4);
+    for (let i = 1; i <= 40; i++) await send(rooms, "r", `m${i}`);
+    const ac = new AbortController();
+    const from = { case: "afterSeq", value: 0n } as const;
+    const it = rooms.subscribe({ room: "r", from, signal: ac.signal })[Symbol.asyncIterator]();
+    const seqs: bigint[] = [];
+    // A reader that takes one event, then pauses while the replay goes on.
+    const first = await it.next();
+    if (first.value?.kind.case === "message") seqs.push(first.value.kind.value.seq);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    while (seqs.length < 40) {
+      const r = await it.next();
+      if (r.value?.kind.case === "message") seqs.push(r.value.kind.value.seq);
+    }
+    ac.abort();
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: 40 }, (_, i) => BigInt(i + 1)),
+    );
+  });
+
   it("leaves no listener behind when the subscriber goes away", async () => {
     const rooms = setup();
     const ac = new AbortController();

@@ -65,6 +65,27 @@ function isServerFault(e: ConnectError): boolean {
 }
 
 /**
+ * What ended a call, as the ConnectError its client gets, reported to
+ * `onInternal` or `onRejected` as described at
+ * {@link createErrorMappingInterceptor}. Shared by the interceptor and the
+ * streaming fast path, which runs no interceptors.
+ */
+export function createCallErrorMapper(
+  onInternal: (e: ConnectError) => void,
+  onRejected: (e: ConnectError) => void = () => {},
+): (e: unknown, signal: AbortSignal) => ConnectError {
+  return (e, signal) => {
+    if (signal.aborted && !(e instanceof ConnectError)) {
+      return new ConnectError("the call was canceled", Code.Canceled, undefined, undefined, e);
+    }
+    const ce = toConnectError(e);
+    if (e instanceof ConnectError && isUndecodableRequest(e)) onRejected(ce);
+    else if (isServerFault(ce)) onInternal(ce);
+    return ce;
+  };
+}
+
+/**
  * Maps errors of every handler, unary and streaming, in one place: the
  * services throw core errors or ConnectErrors and stay free of mapping code.
  *
@@ -82,16 +103,9 @@ export function createErrorMappingInterceptor(
   onInternal: (e: ConnectError) => void,
   onRejected: (e: ConnectError) => void = () => {},
 ): Interceptor {
+  const mapCallError = createCallErrorMapper(onInternal, onRejected);
   return (next) => async (req) => {
-    const map = (e: unknown): ConnectError => {
-      if (req.signal.aborted && !(e instanceof ConnectError)) {
-        return new ConnectError("the call was canceled", Code.Canceled, undefined, undefined, e);
-      }
-      const ce = toConnectError(e);
-      if (e instanceof ConnectError && isUndecodableRequest(e)) onRejected(ce);
-      else if (isServerFault(ce)) onInternal(ce);
-      return ce;
-    };
+    const map = (e: unknown) => mapCallError(e, req.signal);
     try {
       const res = await next(req);
       if (!res.stream) return res;

@@ -10,6 +10,11 @@ import type { Interceptor } from "@connectrpc/connect";
  */
 export interface OpenStreams {
   interceptor: Interceptor;
+  /**
+   * Counts a call served without Connect's handlers (the streaming fast
+   * path) until the returned function is called (once).
+   */
+  enter(method: string): () => void;
   /** Open streaming calls of one method, or of all. */
   count(method?: string): number;
 }
@@ -37,6 +42,15 @@ export function createOpenStreams(): OpenStreams {
             add(method, -1);
           }
         })(),
+      };
+    },
+    enter(method) {
+      add(method, 1);
+      let left = false;
+      return () => {
+        if (left) return;
+        left = true;
+        add(method, -1);
       };
     },
     count(method) {

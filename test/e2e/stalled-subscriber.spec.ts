@@ -15,10 +15,10 @@ import { openRawH2 } from "./support/raw-h2.ts";
 import { subscribe } from "./support/subscribe.ts";
 import { assertStillServes, withServer } from "./support/with-server.ts";
 
-// A subscriber that stops reading must not hold up the room: once its
-// buffer (subscriberBuffer events, on top of what HTTP/2 flow control and
-// Node's stream buffers hold) is full, it is cut off with RESOURCE_EXHAUSTED
-// and told where to resume, while everyone else gets every message.
+// A subscriber that stops reading must not hold up the room: once what
+// waits for it (subscriberBufferBytes, counting what HTTP/2 flow control
+// holds back) is over budget, it is cut off with RESOURCE_EXHAUSTED and told
+// where to resume, while everyone else gets every message.
 
 const room = "slow";
 const text = "x".repeat(1024);
@@ -118,7 +118,7 @@ describe("a subscriber that stops reading", () => {
         }
         await assertStillServes(server);
       },
-      { subscriberBuffer: 64 },
+      { subscriberBuffer: 64, subscriberBufferBytes: 64 * 1024 },
     ));
 
   it("does not happen to a reading gRPC client that accepts gzip, with 8 senders at once", () =>
@@ -145,6 +145,6 @@ describe("a subscriber that stops reading", () => {
           grpc.close();
         }
       },
-      { subscriberBuffer: 64 },
+      { subscriberBuffer: 64, subscriberBufferBytes: 64 * 1024 },
     ));
 });
