@@ -107,6 +107,7 @@ export function createStreamWriter(res: NodeResponse, options: StreamWriterOptio
       const { frame, trailers } = protocol.end(error);
       if (frame) {
         frames.push(frame);
+        queuedBytes += frame.byteLength;
         flush();
       } else if (!headersSent && frames.length === 0) {
         // Trailers-only: the status travels in the headers.
