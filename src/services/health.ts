@@ -35,6 +35,8 @@ export interface HealthService {
   shutdown(): void;
   /** Number of open Watch streams. For tests and metrics. */
   watcherCount(): number;
+  /** The status of `service` ("" for the whole server); SERVICE_UNKNOWN if never set. For `/readyz`. */
+  status(service: string): ServingStatus;
 }
 
 /** Most statuses List returns; more is RESOURCE_EXHAUSTED, as the spec says. */
@@ -142,6 +144,9 @@ export function createHealthService(
         statuses.set(service, ServingStatus.NOT_SERVING);
         notify(service);
       }
+    },
+    status(service) {
+      return statuses.get(service) ?? ServingStatus.SERVICE_UNKNOWN;
     },
     watcherCount() {
       let count = 0;

@@ -17,6 +17,8 @@ export interface OpenStreams {
   enter(method: string): () => void;
   /** Open streaming calls of one method, or of all. */
   count(method?: string): number;
+  /** Methods with at least one open streaming call (for metrics). */
+  methods(): IterableIterator<string>;
 }
 
 export function createOpenStreams(): OpenStreams {
@@ -59,5 +61,6 @@ export function createOpenStreams(): OpenStreams {
       for (const v of open.values()) n += v;
       return n;
     },
+    methods: () => open.keys(),
   };
 }
