@@ -69,6 +69,9 @@ function createFake() {
   const subscribes: { req: SubscribeRequest; ctx: HandlerContext }[] = [];
   const sends: SendRequest[] = [];
   const typings: SetTypingRequest[] = [];
+  /** The authorization header of each Send and SetTyping call, in order. */
+  const unaryAuth: (string | null)[] = [];
+  let refuseToken: string | undefined;
   let onSend: (req: SendRequest, n: number) => Promise<void> = async () => {};
   let seq = 100n;
   const transport = createRouterTransport(({ service }) => {
@@ -82,12 +85,17 @@ function createFake() {
           await hang(ctx);
         }
       },
-      async send(req) {
+      async send(req, ctx) {
+        unaryAuth.push(ctx.requestHeader.get("authorization"));
+        if (refuseToken && ctx.requestHeader.get("authorization") === `Bearer ${refuseToken}`) {
+          throw new ConnectError("token expired", Code.Unauthenticated);
+        }
         sends.push(req);
         await onSend(req, sends.length);
         return { seq: ++seq, clientId: req.clientId, duplicate: sends.length > 1 };
       },
-      async setTyping(req) {
+      async setTyping(req, ctx) {
+        unaryAuth.push(ctx.requestHeader.get("authorization"));
         typings.push(req);
         return {};
       },
@@ -99,6 +107,10 @@ function createFake() {
     subscribes,
     sends,
     typings,
+    unaryAuth,
+    set refuseToken(token: string | undefined) {
+      refuseToken = token;
+    },
     set onSend(fn: (req: SendRequest, n: number) => Promise<void>) {
       onSend = fn;
     },
@@ -423,6 +435,75 @@ function realSession(url: string, name: string, room: string): RoomSession {
   cleanups.push(() => s.close());
   return s;
 }
+
+describe("room session with tokens", () => {
+  const expired = () => {
+    throw new ConnectError("token expired", Code.Unauthenticated);
+  };
+
+  it("sends the token on every call and resumes with a fresh one when the stream's expires", async () => {
+    const fake = createFake();
+    fake.scripts.push(async function* () {
+      yield msg(1);
+      yield ready("e1");
+      expired();
+    });
+    fake.scripts.push(async function* (_req, ctx) {
+      yield msg(2);
+      yield ready("e1");
+      await hang(ctx);
+    });
+    const tokens = ["t1", "t2"];
+    let asked = 0;
+    const { session, states } = open(fake, { getToken: () => tokens[asked++] });
+    await until(() => session.lastSeq === 2n && session.state === "live", "resumed live");
+    assert.deepEqual(
+      fake.subscribes.map((s) => s.ctx.requestHeader.get("authorization")),
+      ["Bearer t1", "Bearer t2"],
+    );
+    assert.deepEqual(fake.subscribes[1]?.req.start, { case: "afterSeq", value: 1n });
+    assert.ok(!states.includes("failed"));
+    await session.send("hi");
+    session.setTyping(true);
+    await until(() => fake.unaryAuth.length === 2, "typing sent");
+    assert.deepEqual(fake.unaryAuth, ["Bearer t2", "Bearer t2"]);
+    assert.equal(asked, 2);
+  });
+
+  it("retries a send refused for its token once with a fresh token, same client_id", async () => {
+    const fake = createFake();
+    fake.refuseToken = "old";
+    const tokens = ["old", "new"];
+    let asked = 0;
+    const { session } = open(fake, { getToken: () => tokens[asked++] });
+    const ack = await session.send("hello", "c-1");
+    assert.equal(ack.clientId, "c-1");
+    assert.deepEqual(fake.unaryAuth, ["Bearer old", "Bearer new"]);
+    assert.deepEqual(
+      fake.sends.map((r) => r.clientId),
+      ["c-1"],
+    );
+  });
+
+  it("fails without looping when no fresh token comes", async () => {
+    const fake = createFake();
+    const refusing = async function* () {
+      yield heartbeat;
+      expired();
+    };
+    for (let i = 0; i < 5; i++) fake.scripts.push(refusing);
+    const { session } = open(fake, { getToken: () => "stale" });
+    await until(() => session.state === "failed", "failed");
+    assert.equal(session.lastError?.code, Code.Unauthenticated);
+    assert.equal(fake.subscribes.length, 2, "one retry with the token asked for again");
+    const none = createFake();
+    none.scripts.push(refusing);
+    session.close();
+    const second = open(none, { getToken: () => undefined }).session;
+    await until(() => second.state === "failed", "failed");
+    assert.equal(none.subscribes[0]?.ctx.requestHeader.get("authorization"), null);
+  });
+});
 
 describe("room session against the real server", () => {
   it("two sessions see each other's messages, presence and typing", async () => {

@@ -10,7 +10,7 @@
  * Send by `client_id`, heartbeats); this module is the one place that uses
  * them correctly, so the clients only render state.
  */
-import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import { type CallOptions, type Client, Code, ConnectError } from "@connectrpc/connect";
 import type {
   ChatService,
   Event,
@@ -60,6 +60,14 @@ export interface RoomSessionOptions {
   typingThrottleMs?: number;
   /** Deadline of each Send attempt; it is then retried with the same client_id. Default 10 s. */
   sendTimeoutMs?: number;
+  /**
+   * The bearer token for a server with auth on, sent as `authorization` on
+   * every call. Asked for before the first call, and again when the server
+   * answers `unauthenticated` (the token expired): return a fresh one and
+   * the session resumes where it was; return undefined (or the same token,
+   * refused again) and it stops in state `failed`. Absent: no token is sent.
+   */
+  getToken?: () => string | undefined | Promise<string | undefined>;
 }
 
 /** Listener signatures, by event name. */
@@ -138,6 +146,7 @@ export function createRoomSession(options: RoomSessionOptions): RoomSession {
   const typingTtlMs = options.typingTtlMs ?? 6000;
   const typingThrottleMs = options.typingThrottleMs ?? 2000;
   const sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
+  const { getToken } = options;
 
   const closed = new AbortController();
   const listeners: Listeners = {
@@ -162,6 +171,43 @@ export function createRoomSession(options: RoomSessionOptions): RoomSession {
   let sendChain: Promise<unknown> = Promise.resolve();
   let typingSent = false;
   let typingSentAt = 0;
+  /** The token sent with every call; asked for on first use. */
+  let token: Promise<string | undefined> | undefined;
+
+  /** Asks for a token; one that cannot be had is none. */
+  function askToken(): Promise<string | undefined> | undefined {
+    return (
+      getToken &&
+      Promise.resolve()
+        .then(getToken)
+        .catch(() => undefined)
+    );
+  }
+
+  /** The token calls send now, asked for on first use. */
+  function currentToken(): Promise<string | undefined> | undefined {
+    token ??= askToken();
+    return token;
+  }
+
+  /** Call options carrying the current token, if any. */
+  async function auth(options: CallOptions): Promise<CallOptions> {
+    const current = await currentToken();
+    return current === undefined
+      ? options
+      : { ...options, headers: { authorization: `Bearer ${current}` } };
+  }
+
+  /**
+   * After an `unauthenticated` answer: asks for a fresh token once for the
+   * call that was refused. False when there is none to try.
+   */
+  async function refreshToken(refused: Promise<string | undefined> | undefined): Promise<boolean> {
+    if (getToken === undefined) return false;
+    // Concurrent calls refused with the same token share one refresh.
+    if (token === refused) token = askToken();
+    return (await token) !== undefined;
+  }
 
   function emit<K extends keyof RoomSessionEvents>(
     event: K,
@@ -288,8 +334,9 @@ export function createRoomSession(options: RoomSessionOptions): RoomSession {
     };
     let wasLive = false;
     try {
+      const options = await auth({ signal: call.signal });
       armLiveness();
-      for await (const res of client.subscribe(subscribeRequest(), { signal: call.signal })) {
+      for await (const res of client.subscribe(subscribeRequest(), options)) {
         armLiveness();
         if (handle(res.event)) wasLive = true;
       }
@@ -319,12 +366,23 @@ export function createRoomSession(options: RoomSessionOptions): RoomSession {
   async function run(): Promise<void> {
     running = true;
     let failures = 0;
+    /** Whether the token was refreshed since the session was last live. */
+    let refreshed = false;
     while (!closed.signal.aborted) {
+      const used = currentToken();
       const { error, wasLive } = await attempt();
       if (closed.signal.aborted) break;
       lastError = error;
       typing.clear();
       emit("error", error);
+      if (wasLive) refreshed = false;
+      // An expired token: resume at once with a fresh one. Refused again
+      // before going live, it is no use asking in a loop.
+      if (error.code === Code.Unauthenticated && !refreshed && (await refreshToken(used))) {
+        refreshed = true;
+        if (!closed.signal.aborted) setState("reconnecting");
+        continue;
+      }
       if (fatalCodes.has(error.code)) {
         setState("failed");
         break;
@@ -345,19 +403,33 @@ export function createRoomSession(options: RoomSessionOptions): RoomSession {
   }
 
   async function sendWithRetry(text: string, clientId: string): Promise<SendResponse> {
+    let refreshed = false;
     for (let failures = 0; ; failures++) {
       if (closed.signal.aborted) throw new ConnectError("session closed", Code.Canceled);
+      const used = currentToken();
       try {
         return await client.send(
           { room, sender: name, text, clientId },
-          { signal: closed.signal, timeoutMs: sendTimeoutMs },
+          await auth({ signal: closed.signal, timeoutMs: sendTimeoutMs }),
         );
       } catch (e) {
         const error = ConnectError.from(e);
-        if (closed.signal.aborted || !retryableSendCodes.has(error.code)) throw error;
+        if (closed.signal.aborted) throw error;
+        if (error.code === Code.Unauthenticated && !refreshed && (await refreshToken(used))) {
+          refreshed = true;
+          continue;
+        }
+        if (!retryableSendCodes.has(error.code)) throw error;
         await pause(backoffDelay(failures, backoff));
       }
     }
+  }
+
+  /** Best effort: a lost notice expires on the receivers anyway. */
+  function sendTyping(active: boolean, options: CallOptions): void {
+    auth(options)
+      .then((o) => client.setTyping({ room, name, typing: active }, o))
+      .catch(() => {});
   }
 
   void run();
@@ -405,14 +477,7 @@ export function createRoomSession(options: RoomSessionOptions): RoomSession {
       if (!active && !typingSent) return;
       typingSent = active;
       typingSentAt = now;
-      client
-        .setTyping(
-          { room, name, typing: active },
-          { signal: closed.signal, timeoutMs: sendTimeoutMs },
-        )
-        .catch(() => {
-          // Best effort: a lost notice expires on the receivers anyway.
-        });
+      sendTyping(active, { signal: closed.signal, timeoutMs: sendTimeoutMs });
     },
     retryNow() {
       if (closed.signal.aborted) return;
@@ -428,9 +493,7 @@ export function createRoomSession(options: RoomSessionOptions): RoomSession {
       if (typingSent && state === "live") {
         // The others would see "typing…" until it expires: say it stopped.
         // Not tied to `closed`, which is about to abort.
-        client
-          .setTyping({ room, name, typing: false }, { timeoutMs: sendTimeoutMs })
-          .catch(() => {});
+        sendTyping(false, { timeoutMs: sendTimeoutMs });
         typingSent = false;
       }
       closed.abort();

@@ -1,4 +1,5 @@
 import { parseArgs as parseNodeArgs } from "node:util";
+import { tokenName } from "../shared/token.ts";
 
 /** The three RPC protocols the server speaks on its one port. */
 export type Protocol = "grpc" | "grpc-web" | "connect";
@@ -16,6 +17,8 @@ export interface ConnectionOptions {
   ca: string | undefined;
   /** Skip certificate verification entirely. */
   insecure: boolean;
+  /** Bearer token for a server with auth on (`--token`, else $CHAT_TOKEN), sent on every call. */
+  token?: string;
 }
 
 export interface CommonOptions extends ConnectionOptions {
@@ -48,11 +51,12 @@ export const usage = `Usage:
 Options:
   --url URL          server base URL (default ${defaultUrl}); https:// for TLS
   --room ROOM        room to join (default lobby)
-  --name NAME        your display name (default $USER)
+  --name NAME        your display name (default: the token's name, else $USER)
   --protocol P       grpc | grpc-web | connect (default grpc)
   --http1            use HTTP/1.1 (connect and grpc-web only; gRPC needs HTTP/2)
   --ca FILE          trust this PEM CA or self-signed certificate
   --insecure         do not verify the server's certificate (testing only)
+  --token JWT        bearer token, for a server with auth on (default $CHAT_TOKEN)
   --json             send, follow: print JSON objects instead of text
   --last N           follow: replay the newest N messages first (default 0, at most ${maxLast})
   -h, --help         show this help
@@ -109,6 +113,7 @@ function parse(argv: string[]) {
       http1: { type: "boolean" },
       ca: { type: "string" },
       insecure: { type: "boolean" },
+      token: { type: "string" },
       json: { type: "boolean" },
       last: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -137,7 +142,14 @@ function commonOptions(values: Values, env: Record<string, string | undefined>):
   if (http1 && protocol === "grpc") {
     throw new UsageError("--http1: gRPC needs HTTP/2; use --protocol connect or grpc-web");
   }
-  const name = values.name ?? env.USER ?? env.LOGNAME ?? env.USERNAME ?? "";
+  const token = values.token ?? (env.CHAT_TOKEN || undefined);
+  if (token !== undefined && !/^[\w-]+\.[\w-]+\.[\w-]*$/.test(token)) {
+    throw new UsageError(
+      "--token (or $CHAT_TOKEN) must be a JWT: three base64url parts joined by dots",
+    );
+  }
+  const name =
+    values.name ?? (token && tokenName(token)) ?? env.USER ?? env.LOGNAME ?? env.USERNAME ?? "";
   if (name.trim() === "") throw new UsageError("--name is required ($USER is not set)");
   return {
     url,
@@ -147,6 +159,7 @@ function commonOptions(values: Values, env: Record<string, string | undefined>):
     insecure: values.insecure ?? false,
     room: values.room ?? "lobby",
     name,
+    ...(token === undefined ? {} : { token }),
   };
 }
 

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
-import { type Client, createClient, type Transport } from "@connectrpc/connect";
+import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import {
   createConnectTransport,
   createGrpcTransport,
@@ -34,8 +34,9 @@ export function createChatConnection(
 ): ChatConnection {
   const tls = tlsOptions(options, warn);
   const baseUrl = options.url;
+  const interceptors = options.token === undefined ? [] : [bearer(options.token)];
   if (options.http1) {
-    const common = { baseUrl, httpVersion: "1.1", nodeOptions: tls } as const;
+    const common = { baseUrl, httpVersion: "1.1", nodeOptions: tls, interceptors } as const;
     const transport =
       options.protocol === "connect"
         ? createConnectTransport(common)
@@ -43,12 +44,20 @@ export function createChatConnection(
     return { client: createClient(ChatService, transport), close() {} };
   }
   const sessionManager = new Http2SessionManager(baseUrl, {}, tls);
-  const common = { baseUrl, httpVersion: "2", sessionManager } as const;
+  const common = { baseUrl, httpVersion: "2", sessionManager, interceptors } as const;
   let transport: Transport;
   if (options.protocol === "grpc") transport = createGrpcTransport(common);
   else if (options.protocol === "connect") transport = createConnectTransport(common);
   else transport = createGrpcWebTransport(common);
   return { client: createClient(ChatService, transport), close: () => sessionManager.abort() };
+}
+
+/** Sends `authorization: Bearer <token>` with every call (gRPC metadata or HTTP header alike). */
+function bearer(token: string): Interceptor {
+  return (next) => (req) => {
+    req.header.set("authorization", `Bearer ${token}`);
+    return next(req);
+  };
 }
 
 function tlsOptions(

@@ -19,8 +19,13 @@ interface Room {
   /** Retained messages; messages[i].seq === head - messages.length + 1 + i. */
   messages: Message[];
   head: bigint;
-  /** Client id → retained message, for idempotent appends. */
+  /** Sender and client id ({@link clientKey}) → retained message, for idempotent appends. */
   byClientId: Map<string, Message>;
+}
+
+/** Idempotency keys are scoped by sender: one sender cannot see or reuse another's. */
+function clientKey(sender: string, clientId: string): string {
+  return `${sender}\u0000${clientId}`;
 }
 
 /**
@@ -36,7 +41,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MessageStor
 
   function drop(room: Room, count: number): void {
     for (const m of room.messages.splice(0, count)) {
-      if (m.clientId !== "") room.byClientId.delete(m.clientId);
+      if (m.clientId !== "") room.byClientId.delete(clientKey(m.sender, m.clientId));
     }
   }
 
@@ -82,7 +87,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MessageStor
         rooms.set(name, room);
       }
       expire(room);
-      const original = clientId === "" ? undefined : room.byClientId.get(clientId);
+      const key = clientKey(sender, clientId);
+      const original = clientId === "" ? undefined : room.byClientId.get(key);
       if (original !== undefined) return { message: original, duplicate: true };
       room.head += 1n;
       const message = create(MessageSchema, {
@@ -94,7 +100,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): MessageStor
         sentAt: timestampFromMs(now()),
       });
       room.messages.push(message);
-      if (clientId !== "") room.byClientId.set(clientId, message);
+      if (clientId !== "") room.byClientId.set(key, message);
       return { message, duplicate: false };
     },
 

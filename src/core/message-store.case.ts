@@ -132,6 +132,28 @@ export function messageStoreContract(
       await store.close();
     });
 
+    it("scopes client ids by sender: another sender's id is neither seen nor taken", async () => {
+      const store = await make();
+      const mine = await store.append({ room: "r", sender: "ann", text: "mine", clientId: "id" });
+      const theirs = await store.append({
+        room: "r",
+        sender: "bob",
+        text: "theirs",
+        clientId: "id",
+      });
+      assert.equal(theirs.duplicate, false, "bob's id is his own");
+      assert.equal(theirs.message.text, "theirs");
+      assert.notEqual(theirs.message.seq, mine.message.seq);
+      const retry = await store.append({ room: "r", sender: "ann", text: "again", clientId: "id" });
+      assert.deepEqual(
+        [retry.duplicate, retry.message.seq, retry.message.text],
+        [true, 1n, "mine"],
+      );
+      const bobRetry = await store.append({ room: "r", sender: "bob", text: "x", clientId: "id" });
+      assert.deepEqual([bobRetry.duplicate, bobRetry.message.seq], [true, 2n]);
+      await store.close();
+    });
+
     it("retains the newest messages per room by count, seqs never reused", async () => {
       const store = await make({ retention: { maxMessagesPerRoom: 16 } });
       for (let i = 1; i <= 100; i++) await store.append(msg("r", `m${i}`));

@@ -5,7 +5,12 @@ export interface NewMessage {
   room: string;
   sender: string;
   text: string;
-  /** Client-chosen id; a non-empty one makes the append idempotent per room. */
+  /**
+   * Client-chosen id; a non-empty one makes the append idempotent per room
+   * and sender. Scoped by sender so that one user can neither find out nor
+   * take over another's ids (with auth on, the sender is the caller's
+   * verified name).
+   */
   clientId: string;
 }
 
@@ -22,8 +27,9 @@ export const defaultRetention: RetentionPolicy = { maxMessagesPerRoom: 10_000, m
 export interface AppendResult {
   message: Message;
   /**
-   * True when a retained message of the room already had this non-empty
-   * client id: nothing was stored and `message` is the original.
+   * True when a retained message of the room from the same sender already
+   * had this non-empty client id: nothing was stored and `message` is the
+   * original.
    */
   duplicate: boolean;
 }

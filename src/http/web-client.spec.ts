@@ -105,7 +105,12 @@ describe("CORS", () => {
           assert.equal(res.statusCode, 204);
           assert.equal(res.headers["access-control-allow-origin"], origin);
           const allowed = String(res.headers["access-control-allow-headers"]).toLowerCase();
-          for (const h of ["content-type", "connect-protocol-version", "x-grpc-web"]) {
+          for (const h of [
+            "content-type",
+            "connect-protocol-version",
+            "x-grpc-web",
+            "authorization",
+          ]) {
             assert.ok(allowed.includes(h), `${h} allowed`);
           }
           assert.match(String(res.headers["access-control-allow-methods"]), /POST/);
@@ -120,6 +125,7 @@ describe("CORS", () => {
         assert.equal(send.headers["access-control-allow-origin"], "https://a.example");
         const exposed = String(send.headers["access-control-expose-headers"]).toLowerCase();
         assert.ok(exposed.includes("grpc-status") && exposed.includes("grpc-message"));
+        assert.ok(exposed.includes("retry-after-ms"), "the rate limits' hint is readable");
 
         const other = await app.inject(preflight("https://evil.example"));
         assert.equal(other.headers["access-control-allow-origin"], undefined);

@@ -51,12 +51,13 @@ export async function registerWebClient(
   const origins = options.corsOrigins ?? [];
   if (origins.length > 0) {
     // Connect's lists: gRPC-Web needs grpc-status/grpc-message exposed, Connect
-    // its protocol headers allowed.
+    // its protocol headers allowed. Plus the bearer token (auth) and the
+    // rate limits' retry hint.
     await app.register(fastifyCors, {
       origin: [...origins],
       methods: [...connectCors.allowedMethods],
-      allowedHeaders: [...connectCors.allowedHeaders],
-      exposedHeaders: [...connectCors.exposedHeaders],
+      allowedHeaders: [...connectCors.allowedHeaders, "Authorization"],
+      exposedHeaders: [...connectCors.exposedHeaders, "Retry-After-Ms"],
       maxAge: 2 * 60 * 60,
     });
   }

@@ -1,8 +1,25 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import type { ChatRooms } from "../core/chat-rooms.ts";
+import { checkSend, checkSubscribe } from "../auth/checks.ts";
+import { identityKey } from "../auth/context.ts";
+import type { Identity } from "../auth/identity.ts";
+import type { ChatRooms, SubscribeParams } from "../core/chat-rooms.ts";
 import type { ChatServer } from "../gen/grpc/chat_pb.ts";
 import type { ChatLimits } from "./limits.ts";
 import { validateTextSize } from "./validate.ts";
+
+/**
+ * The subscription of the seed's ChatStream: every retained note of `room`,
+ * then new ones, unlisted. Needs read access to `room` (PermissionDenied
+ * otherwise). Shared by the Connect handler and the streaming fast path.
+ */
+export function seedStreamParams(
+  room: string,
+  signal: AbortSignal,
+  identity: Identity | undefined,
+): SubscribeParams {
+  checkSubscribe(identity, room, "");
+  return { room, from: { case: "afterSeq", value: 0n }, signal };
+}
 
 /**
  * The seed's `grpc.ChatServer`, with the seed's semantics: ChatStream replays
@@ -17,18 +34,20 @@ export function createSeedChatServer(
 ): ServiceImpl<typeof ChatServer> {
   return {
     async *chatStream(_req, ctx) {
-      const all = { case: "afterSeq", value: 0n } as const;
-      for await (const event of rooms.subscribe({ room, from: all, signal: ctx.signal })) {
+      const params = seedStreamParams(room, ctx.signal, ctx.values.get(identityKey));
+      for await (const event of rooms.subscribe(params)) {
         if (event.kind.case !== "message") continue;
         const { sender, text } = event.kind.value;
         yield { name: sender, message: text };
       }
     },
 
-    async sendNote(note) {
-      // The seed accepted any note; only the size is bounded here.
+    async sendNote(note, ctx) {
+      // The seed accepted any note; only the size is bounded here, and with
+      // auth on, Note.name must be the caller's own (empty: the caller's).
+      const sender = checkSend(ctx.values.get(identityKey), room, note.name);
       validateTextSize(note.message, limits);
-      await rooms.send({ room, sender: note.name, text: note.message, clientId: "" });
+      await rooms.send({ room, sender, text: note.message, clientId: "" });
       return {};
     },
   };

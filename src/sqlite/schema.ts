@@ -1,7 +1,14 @@
 import type { SqliteDatabase } from "./driver.ts";
 
-/** Bumped on every incompatible schema change; a newer database is refused. */
-export const schemaVersion = 1;
+/**
+ * Bumped on every incompatible schema change; a newer database is refused,
+ * an older one is migrated (see `upgrades`).
+ *
+ * - 1: the first schema.
+ * - 2: idempotency keys are unique per (room, sender, client id), no longer
+ *   per (room, client id): one sender cannot probe or take another's ids.
+ */
+export const schemaVersion = 2;
 
 export type Durability = "full" | "normal";
 
@@ -39,8 +46,6 @@ export function migrate(db: SqliteDatabase, durability: Durability): string {
       client_id TEXT NOT NULL,
       PRIMARY KEY (room, seq)
     ) WITHOUT ROWID;
-    CREATE UNIQUE INDEX IF NOT EXISTS messages_by_client_id
-      ON messages (room, client_id) WHERE client_id <> '';
     CREATE INDEX IF NOT EXISTS messages_by_time ON messages (sent_at_ms);
   `);
   const insert = db.prepare("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)");
@@ -53,5 +58,30 @@ export function migrate(db: SqliteDatabase, durability: Durability): string {
       `the database has schema version ${version}, newer than this server's ${schemaVersion}: upgrade the server`,
     );
   }
+  for (let v = version + 1; v <= schemaVersion; v++) {
+    // Each step and its version bump commit together: a crash leaves the
+    // database at one version or the next, never between.
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      upgrades[v]?.(db);
+      db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run(String(v));
+      db.exec("COMMIT");
+    } catch (e) {
+      db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+  db.exec(`
+    CREATE UNIQUE INDEX IF NOT EXISTS messages_by_sender_client_id
+      ON messages (room, sender, client_id) WHERE client_id <> '';
+  `);
   return String(read.get("epoch")?.value);
 }
+
+/** The step from version `v - 1` to `v`, by `v`. */
+const upgrades: Record<number, (db: SqliteDatabase) => void> = {
+  // Version 1's index made client ids unique per room, across senders; the
+  // new index (created above for every version) is per sender. Every row
+  // that was unique per room is unique per sender too.
+  2: (db) => db.exec("DROP INDEX IF EXISTS messages_by_client_id"),
+};

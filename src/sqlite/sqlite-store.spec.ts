@@ -48,6 +48,42 @@ describe("sqlite store on disk", () => {
     await second.close();
   });
 
+  it("migrates a version 1 database: client ids become unique per sender", async () => {
+    const file = join(tempDir(), "chat.db");
+    const v1 = await openSqlite(file);
+    // Version 1's schema, as that server created it.
+    v1.exec(`
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE rooms (room TEXT PRIMARY KEY, head_seq INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE messages (
+        room TEXT NOT NULL, seq INTEGER NOT NULL, sender TEXT NOT NULL, text TEXT NOT NULL,
+        sent_at_ms INTEGER NOT NULL, client_id TEXT NOT NULL, PRIMARY KEY (room, seq)
+      ) WITHOUT ROWID;
+      CREATE UNIQUE INDEX messages_by_client_id ON messages (room, client_id) WHERE client_id <> '';
+      CREATE INDEX messages_by_time ON messages (sent_at_ms);
+      INSERT INTO meta VALUES ('schema', '1'), ('epoch', 'old-epoch');
+      INSERT INTO rooms VALUES ('r', 1);
+    `);
+    v1.prepare("INSERT INTO messages VALUES ('r', 1, 'ann', 'hello', ?, 'id-1')").run(Date.now());
+    v1.close();
+
+    const db = await openSqlite(file);
+    const store = createSqliteStore({ db });
+    assert.equal(store.epoch, "old-epoch");
+    const indexes = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages'")
+      .all()
+      .map((row) => row.name);
+    assert.ok(!indexes.includes("messages_by_client_id"), String(indexes));
+    assert.ok(indexes.includes("messages_by_sender_client_id"), String(indexes));
+    assert.equal(db.prepare("SELECT value FROM meta WHERE key = 'schema'").get()?.value, "2");
+    const retry = await store.append({ room: "r", sender: "ann", text: "x", clientId: "id-1" });
+    assert.deepEqual([retry.duplicate, retry.message.seq], [true, 1n]);
+    const other = await store.append({ room: "r", sender: "bob", text: "y", clientId: "id-1" });
+    assert.deepEqual([other.duplicate, other.message.seq], [false, 2n]);
+    await store.close();
+  });
+
   it("gives a new database a new epoch", async () => {
     const a = await openSqliteStore({ dataDir: tempDir() });
     const b = await openSqliteStore({ dataDir: tempDir() });

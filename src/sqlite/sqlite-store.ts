@@ -83,7 +83,9 @@ export function createSqliteStore(options: SqliteStoreOptions): MessageStore {
     setHead: db.prepare(
       "INSERT INTO rooms (room, head_seq) VALUES (?, ?) ON CONFLICT (room) DO UPDATE SET head_seq = excluded.head_seq",
     ),
-    byClientId: db.prepare(`SELECT ${readColumns} FROM messages WHERE room = ? AND client_id = ?`),
+    byClientId: db.prepare(
+      `SELECT ${readColumns} FROM messages WHERE room = ? AND sender = ? AND client_id = ?`,
+    ),
     deleteOne: db.prepare("DELETE FROM messages WHERE room = ? AND seq = ?"),
     insert: db.prepare(`INSERT INTO messages (${columns}) VALUES (?, ?, ?, ?, ?, ?)`),
     trim: db.prepare("DELETE FROM messages WHERE room = ? AND seq <= ?"),
@@ -115,7 +117,7 @@ export function createSqliteStore(options: SqliteStoreOptions): MessageStore {
   /** Stores one message inside the open transaction. */
   function write(input: NewMessage, since: number, heads: Map<string, number>): AppendResult {
     if (input.clientId !== "") {
-      const row = sql.byClientId.get(input.room, input.clientId);
+      const row = sql.byClientId.get(input.room, input.sender, input.clientId);
       if (row !== undefined) {
         if (Number(row.sent_at_ms) >= since) return { message: toMessage(row), duplicate: true };
         // Past the age limit: retention already forgot it, so must we.

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { type BuildOptions, buildApp, type ChatServerApp } from "../../src/app.ts";
+import { readSecretFile } from "../../src/auth/key-files.ts";
 import { chosenRuntime } from "./runtimes.ts";
 import { startSubprocessServer } from "./subprocess-server.ts";
 
@@ -50,6 +51,8 @@ export interface ServerUnderTestOptions {
   sniffTimeoutMs?: number;
   /** PEM files; serve TLS (h2 and HTTP/1.1 by ALPN). */
   tls?: { certFile: string; keyFile: string };
+  /** HS256 secret file: auth on (`--jwt-secret-file`). */
+  jwtSecretFile?: string;
 }
 
 /** Starts a server in-process or as a subprocess, as `CHAT_TEST_RUNTIME` says. */
@@ -66,6 +69,7 @@ export async function startServerUnderTest(
         cert: readFileSync(options.tls.certFile),
         key: readFileSync(options.tls.keyFile),
       },
+      auth: options.jwtSecretFile ? { secret: readSecretFile(options.jwtSecretFile) } : undefined,
     });
     const warnings: string[] = [];
     const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
@@ -83,6 +87,7 @@ export async function startServerUnderTest(
     args.push("--sniff-timeout-ms", String(options.sniffTimeoutMs));
   }
   if (options.tls) args.push("--tls-cert", options.tls.certFile, "--tls-key", options.tls.keyFile);
+  if (options.jwtSecretFile) args.push("--jwt-secret-file", options.jwtSecretFile);
   const server = await startSubprocessServer(runtime, args);
   return {
     url: server.url,

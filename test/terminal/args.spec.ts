@@ -57,6 +57,26 @@ describe("terminal client arguments", () => {
   it("no name and no $USER is a usage error", () => {
     assert.throws(() => parseArgs([], {}), /--name is required/);
   });
+
+  it("--token or $CHAT_TOKEN: sent as given, and its name is the default name", () => {
+    // {"alg":"HS256"}.{"sub":"u-1","name":"alice"}.signature
+    const jwt =
+      `${btoa('{"alg":"HS256"}')}.${btoa('{"sub":"u-1","name":"alice"}')}.c2ln`.replaceAll("=", "");
+    const flag = parseArgs(["--token", jwt], { USER: "ann" });
+    assert.deepEqual(flag.kind === "interactive" && [flag.options.token, flag.options.name], [
+      jwt,
+      "alice",
+    ]);
+    const env = parseArgs(["--name", "bob"], { CHAT_TOKEN: jwt });
+    assert.deepEqual(env.kind === "interactive" && [env.options.token, env.options.name], [
+      jwt,
+      "bob",
+    ]);
+    assert.throws(
+      () => parseArgs(["--token", "not a token"], { USER: "ann" }),
+      (e) => e instanceof UsageError && /must be a JWT/.test(e.message),
+    );
+  });
 });
 
 describe("terminal client input and output", () => {

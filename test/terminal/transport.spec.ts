@@ -5,9 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { type CommonOptions, parseArgs } from "../../clients/terminal/args.ts";
 import { type ChatConnection, createChatConnection } from "../../clients/terminal/transport.ts";
+import { mintToken } from "../../src/auth/mint.ts";
 import { startServer, type TestServer } from "../support/server.ts";
 import { createTestCert, type TestCert } from "./support/cert.ts";
 
@@ -86,6 +87,39 @@ describe("terminal client transports", () => {
     await client.send({ room: "tls-insecure", sender: "t", text: "x" });
     assert.equal(warnings.length, 1);
     assert.match(warnings[0] ?? "", /^warning: --insecure/);
+  });
+
+  it("--token: every call carries it, on every protocol, to a server with auth on", async () => {
+    const secret = new TextEncoder().encode("terminal test secret, 32 bytes or more");
+    const authed = await startServer({ auth: { secret } });
+    try {
+      const jwt = await mintToken({ secret, sub: "u-t", name: "tester", rooms: ["*"], ttlSec: 60 });
+      for (const flags of [
+        ["--protocol", "grpc"],
+        ["--protocol", "connect", "--http1"],
+        ["--protocol", "grpc-web"],
+      ]) {
+        const { client } = connect(["--url", authed.url, "--token", jwt, ...flags]);
+        const room = "with-token";
+        const sent = await client.send({ room, sender: "tester", text: flags.join(" ") });
+        for await (const res of client.subscribe({
+          room,
+          start: { case: "afterSeq", value: sent.seq - 1n },
+        })) {
+          assert.equal(res.event?.kind.case, "message");
+          break;
+        }
+        const { client: anonymous } = connect(["--url", authed.url, ...flags]);
+        await assert.rejects(anonymous.send({ room, sender: "tester", text: "x" }), (e) => {
+          assert.equal(ConnectError.from(e).code, Code.Unauthenticated);
+          return true;
+        });
+      }
+    } finally {
+      // Connections first: the server's close waits for open HTTP/2 sessions.
+      for (const connection of open.splice(0)) connection.close();
+      await authed.close();
+    }
   });
 
   it("--ca with a missing file is a usage error that names the file", () => {

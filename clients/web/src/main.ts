@@ -6,6 +6,7 @@
 import { ConnectError } from "@connectrpc/connect";
 import { randomId } from "../../shared/retry.ts";
 import { createRoomSession, type RoomSession } from "../../shared/room-session.ts";
+import { tokenName } from "../../shared/token.ts";
 import { attachComposer } from "./composer.ts";
 import { byId } from "./dom.ts";
 import { createMessageList } from "./message-list.ts";
@@ -26,6 +27,7 @@ const joinForm = byId<HTMLFormElement>("join");
 const nameInput = byId<HTMLInputElement>("name");
 const roomInput = byId<HTMLInputElement>("room");
 const protocolSelect = byId<HTMLSelectElement>("protocol");
+const tokenInput = byId<HTMLInputElement>("token");
 const joinError = byId("join-error");
 const where = byId("where");
 const leaveButton = byId<HTMLButtonElement>("leave");
@@ -47,10 +49,18 @@ function join(settings: Settings): void {
   leave();
   saveSettings(settings);
   const { name, room, protocol } = settings;
+  let asked = 0;
   const session = createRoomSession({
     client: createChatClient(protocol, window.location.origin),
     room,
     name,
+    // The token given, then, once it has expired, a fresh one from the user.
+    getToken: () =>
+      asked++ === 0
+        ? settings.token || undefined
+        : (window.prompt("Your token has expired. Paste a fresh one to go on:")?.trim() ??
+            undefined) ||
+          undefined,
   });
   const list = createMessageList(
     {
@@ -140,10 +150,26 @@ const initial = loadSettings(window.location.search);
 nameInput.value = initial.name;
 roomInput.value = initial.room;
 protocolSelect.value = initial.protocol;
+tokenInput.value = initial.token;
+if (initial.token) {
+  // A credential does not belong in the address bar, history or a screenshot.
+  const url = new URL(window.location.href);
+  url.searchParams.delete("token");
+  window.history.replaceState(null, "", url);
+}
+
+/** The name a token speaks as, unless the user typed one. */
+function nameFor(token: string): string {
+  return nameInput.value.trim() || (token ? (tokenName(token) ?? "") : "");
+}
+tokenInput.addEventListener("change", () => {
+  nameInput.value = nameFor(tokenInput.value.trim());
+});
 
 joinForm.addEventListener("submit", (event) => {
   event.preventDefault();
-  const name = nameInput.value.trim();
+  const token = tokenInput.value.trim();
+  const name = nameFor(token);
   const room = roomInput.value.trim();
   if (name === "") {
     joinError.textContent = "Please enter a name.";
@@ -156,7 +182,7 @@ joinForm.addEventListener("submit", (event) => {
     return;
   }
   joinError.textContent = "";
-  join({ name, room, protocol: protocolSelect.value as Protocol });
+  join({ name, room, protocol: protocolSelect.value as Protocol, token });
 });
 
 leaveButton.addEventListener("click", () => {
@@ -171,8 +197,9 @@ window.addEventListener("pageshow", (event) => {
   if (event.persisted && current?.session.state === "closed") join(current.settings);
 });
 
-if (initial.fromUrl && initial.name.trim() !== "" && roomPattern.test(initial.room)) {
-  join({ name: initial.name.trim(), room: initial.room, protocol: initial.protocol });
+const initialName = initial.name.trim() || (initial.token ? (tokenName(initial.token) ?? "") : "");
+if (initial.fromUrl && initialName !== "" && roomPattern.test(initial.room)) {
+  join({ name: initialName, room: initial.room, protocol: initial.protocol, token: initial.token });
 } else {
   (initial.name === "" ? nameInput : joinForm.querySelector("button"))?.focus();
 }

@@ -1,7 +1,8 @@
 /**
  * Name, room and protocol: remembered in localStorage so a returning user
  * finds them filled in; URL parameters (`?name=&room=&protocol=`) win, so a
- * link can open a given room (and a test can pick gRPC-Web).
+ * link can open a given room (and a test can pick gRPC-Web). A token
+ * (`?token=`, or typed into the form) is a credential: it is never stored.
  */
 export type Protocol = "connect" | "grpc-web";
 
@@ -9,6 +10,8 @@ export interface Settings {
   name: string;
   room: string;
   protocol: Protocol;
+  /** Bearer token for a server with auth on; empty: none. */
+  token: string;
 }
 
 const storageKey = "connect-chat.settings";
@@ -30,12 +33,20 @@ export function loadSettings(search: string): Settings & { fromUrl: boolean } {
   const room = params.get("room") ?? (typeof stored.room === "string" ? stored.room : "lobby");
   const protocol =
     parseProtocol(params.get("protocol")) ?? parseProtocol(stored.protocol) ?? "connect";
-  return { name, room, protocol, fromUrl: params.has("name") && params.has("room") };
+  const token = params.get("token") ?? "";
+  return {
+    name,
+    room,
+    protocol,
+    token,
+    fromUrl: (params.has("name") || params.has("token")) && params.has("room"),
+  };
 }
 
 export function saveSettings(settings: Settings): void {
+  const { token: _secret, ...kept } = settings;
   try {
-    localStorage.setItem(storageKey, JSON.stringify(settings));
+    localStorage.setItem(storageKey, JSON.stringify(kept));
   } catch {
     // Best effort.
   }

@@ -1,5 +1,5 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { Client } from "@connectrpc/connect";
+import type { CallOptions, Client } from "@connectrpc/connect";
 import type {
   ChatService,
   Message,
@@ -28,6 +28,7 @@ export function formatNote(m: Pick<Message, "sender" | "text">): string {
 export function subscribe(
   client: Client<typeof ChatService>,
   request: MessageInitShape<typeof SubscribeRequestSchema>,
+  options: CallOptions = {},
 ): Subscription {
   const abort = new AbortController();
   const messages: Message[] = [];
@@ -35,7 +36,7 @@ export function subscribe(
   let error: unknown;
   const done = (async () => {
     try {
-      for await (const res of client.subscribe(request, { signal: abort.signal })) {
+      for await (const res of client.subscribe(request, { ...options, signal: abort.signal })) {
         const kind = res.event?.kind;
         if (kind?.case === "message") messages.push(kind.value);
         if (kind?.case === "ready") ready = true;

@@ -110,8 +110,9 @@ export type SendRequest = Message$1<"chat.v1.SendRequest"> & {
   /**
    * Optional client-chosen identifier (a UUID, say), at most 64 printable
    * ASCII characters. Makes Send idempotent: a retry with the same client_id
-   * in the same room returns the first message's seq and stores nothing new,
-   * for as long as that message is retained.
+   * from the same sender in the same room returns the first message's seq and
+   * stores nothing new, for as long as that message is retained. Another
+   * sender's client_id is never matched.
    *
    * @generated from field: string client_id = 4;
    */
@@ -152,8 +153,9 @@ export type SendResponse = Message$1<"chat.v1.SendResponse"> & {
   clientId: string;
 
   /**
-   * True when a message with this client_id was already stored: this Send
-   * was a retry, nothing new was stored, seq and sent_at are the original's.
+   * True when a message with this client_id from this sender was already
+   * stored: this Send was a retry, nothing new was stored, seq and sent_at are
+   * the original's.
    *
    * @generated from field: bool duplicate = 4;
    */

@@ -1,0 +1,98 @@
+/**
+ * The browser client against a server with auth on: a token from the URL
+ * or the join form, the name it speaks as, and a fresh token asked for (and
+ * the room resumed) when the one in use expires.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { createClient } from "@connectrpc/connect";
+import type { Browser } from "playwright-core";
+import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
+import { createTestTransport, type TestTransport } from "../e2e/support/clients.ts";
+import { bearer, testSecret, token } from "../e2e/support/tokens.ts";
+import { startServer, type TestServer } from "../support/server.ts";
+import {
+  ensureWebClientBuilt,
+  launchBrowser,
+  newPage,
+  say,
+  waitForMessage,
+  waitLive,
+} from "./support/browser.ts";
+
+let server: TestServer;
+let browser: Browser;
+let grpc: TestTransport;
+
+before(async () => {
+  await ensureWebClientBuilt();
+  [server, browser] = await Promise.all([
+    startServer({ auth: { secret: testSecret } }),
+    launchBrowser(),
+  ]);
+  grpc = createTestTransport(server.url, "grpc");
+});
+after(async () => {
+  grpc?.close();
+  await browser?.close();
+  await server?.close();
+});
+
+describe("browser client with auth on", () => {
+  it("joins with ?token=, speaks as the token's name, and takes the token out of the URL", async () => {
+    const room = "auth-url";
+    const jwt = await token("u-ann", { name: "ann" });
+    const page = await newPage(browser);
+    await page.goto(`${server.url}/?${new URLSearchParams({ room, token: jwt })}`);
+    await waitLive(page);
+    assert.doesNotMatch(page.url(), /token=/);
+    await page.locator("#members li.own", { hasText: "ann (you)" }).waitFor();
+    await say(page, "signed in");
+    await waitForMessage(page, "signed in");
+    const client = createClient(ChatService, grpc.transport);
+    const history = await client.getHistory({ room }, bearer(jwt));
+    assert.deepEqual(
+      history.messages.map((m) => [m.sender, m.text]),
+      [["ann", "signed in"]],
+    );
+    await page.context().close();
+  });
+
+  it("takes a token typed into the join form, and names the user after it", async () => {
+    const page = await newPage(browser);
+    await page.goto(server.url);
+    await page.getByLabel("Room", { exact: true }).fill("auth-form");
+    await page.getByLabel("Token").fill(await token("u-bob", { name: "bob" }));
+    await page.getByLabel("Token").dispatchEvent("change");
+    assert.equal(await page.getByLabel("Your name").inputValue(), "bob");
+    await page.getByRole("button", { name: "Join" }).click();
+    await waitLive(page);
+    await page.locator("#members li.own", { hasText: "bob (you)" }).waitFor();
+    await page.context().close();
+  });
+
+  it("asks for a fresh token when the one in use expires, and resumes without a gap", async () => {
+    const room = "auth-expiry";
+    const short = await token("u-cat", { name: "cat", ttlSec: 2, now: () => Date.now() - 500 });
+    const fresh = await token("u-cat", { name: "cat" });
+    const page = await newPage(browser);
+    const prompts: string[] = [];
+    page.on("dialog", (dialog) => {
+      prompts.push(dialog.message());
+      void dialog.accept(fresh);
+    });
+    await page.goto(`${server.url}/?${new URLSearchParams({ room, token: short })}`);
+    await waitLive(page);
+    const client = createClient(ChatService, grpc.transport);
+    const other = bearer(await token("u-dan", { name: "dan" }));
+    // The token expires at the latest 1.5 s after minting: a message after that.
+    await new Promise((r) => setTimeout(r, 2000));
+    await client.send({ room, text: "while the token was renewed" }, other);
+    await waitForMessage(page, "while the token was renewed");
+    assert.equal(prompts.length, 1, prompts.join(" / "));
+    assert.match(prompts[0] ?? "", /token has expired/);
+    await say(page, "still here");
+    await waitForMessage(page, "still here");
+    await page.context().close();
+  });
+});
