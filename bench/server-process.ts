@@ -68,6 +68,9 @@ export async function startServer(
     "warn",
     "--shutdown-timeout-ms",
     "500",
+    // Every benchmark client connects from 127.0.0.1 (HTTP/1.1 streams: one connection each).
+    "--max-connections-per-ip",
+    "0",
     ...appArgs,
   ];
   const child = spawn(process.execPath, args, {

@@ -2,15 +2,29 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import type { FastifyServerFactory } from "fastify";
-import { sniffProtocol } from "./sniff.ts";
+import { createStreamDispatcher, type StreamDispatcher } from "./http2-dispatch.ts";
+import { guardHttp2Session } from "./http2-session-guard.ts";
+import { createIpGuard, type IpGuard, type IpGuardOptions } from "./ip-guard.ts";
+import { handOff, sniffConnection } from "./sniff-connection.ts";
 
 /** Options for {@link createOnePortServer}. Fastify's own timeout options do not reach a `serverFactory` server; these replace them. */
 export interface OnePortServerOptions {
-  /** Destroy a connection that has not sent enough bytes to pick a protocol within this time (slowloris guard). Default 10_000. */
+  /**
+   * Destroy a connection that has not sent its HTTP/2 preface or its first HTTP/1.x request
+   * head within this time of being accepted (slowloris guard); an HTTP/2 client must also
+   * acknowledge the server's SETTINGS within this time of sending the preface. Default 10_000.
+   */
   sniffTimeoutMs?: number;
-  /** HTTP/1.1: time allowed to receive the request headers. Default 60_000 (Node's). */
+  /**
+   * HTTP/1.1: time allowed to receive the headers of each later request on a connection (the
+   * first one is bound by `sniffTimeoutMs`). Default: `sniffTimeoutMs`.
+   */
   headersTimeoutMs?: number;
-  /** HTTP/1.1: time allowed to receive the whole request; 0 disables. Default 300_000 (Node's). */
+  /**
+   * Time allowed to receive a whole request body: HTTP/1.1 requests (408 and close), and
+   * HTTP/2 streams that `http2.isStreamingRequest` does not exempt (RST_STREAM). A chat
+   * request is at most a few KiB. 0 disables. Default 30_000.
+   */
   requestTimeoutMs?: number;
   /** HTTP/1.1: close a keep-alive socket idle this long. Default 72_000 (Fastify's, outlives common proxy idle timeouts). */
   keepAliveTimeoutMs?: number;
@@ -22,14 +36,31 @@ export interface OnePortServerOptions {
   forceCloseAfterMs?: number;
   /** Passed to `http2.createServer` (`settings`, `maxSessionMemory`, `peerMaxConcurrentStreams`, ...); Node's defaults otherwise. */
   http2?: OnePortHttp2Options;
+  /** Per-IP connection limit and HTTP/2 reset budget; see {@link createIpGuard} for defaults. */
+  perIp?: IpGuardOptions;
 }
 
 export interface OnePortHttp2Options extends http2.ServerOptions {
   /**
-   * Send GOAWAY to a session that exchanged no frames for this long and has no open stream;
-   * a quiet chat subscription keeps its session. Default 72_000 (Fastify's http2SessionTimeout).
+   * Send GOAWAY to a session that has had no open stream for this long; a quiet chat
+   * subscription keeps its session. Default 72_000 (Fastify's http2SessionTimeout).
    */
   sessionIdleTimeoutMs?: number;
+  /**
+   * PING each session this often once it is up, and destroy it when no answer comes within
+   * `keepaliveTimeoutMs`: a session that nghttp2 ended for a protocol error reads nothing
+   * more and tells no one, so this is how it is found. 0 disables. Default: `sniffTimeoutMs`,
+   * at least 1 s (a dead session is released within twice that).
+   */
+  keepaliveMs?: number;
+  /** Default: `sniffTimeoutMs`, at least 1 s (a PING waits behind data already queued for the client). */
+  keepaliveTimeoutMs?: number;
+  /**
+   * Whether calls to `path` stream their request body (client streaming, bidi), which
+   * exempts them from `requestTimeoutMs`. Default: every path (no HTTP/2 body deadline),
+   * since this server does not know the routes.
+   */
+  isStreamingRequest?: (path: string) => boolean;
 }
 
 /** A request listener that accepts both protocols' compat objects, as Fastify's handler does. */
@@ -59,9 +90,19 @@ export interface OnePortServer extends net.Server {
 interface Tracked {
   /** Set by close(). */
   closing: boolean;
+  /** The socket being handed to the HTTP/2 server: Node creates its session synchronously. */
+  handingOff: net.Socket | undefined;
   sniffing: Set<net.Socket>;
   http1: Set<net.Socket>;
   sessions: Set<http2.ServerHttp2Session>;
+  /**
+   * Each session's socket. A destroyed session only ends its socket's
+   * writable side, and a client that never closes its own (seen with
+   * connect-node after a cancelled Connect or gRPC-Web stream) kept the
+   * socket, the session and `close()` waiting for ever: closing everything
+   * must destroy the sockets themselves.
+   */
+  sessionSockets: Map<http2.ServerHttp2Session, net.Socket>;
 }
 
 /**
@@ -77,28 +118,84 @@ export function createOnePortServer(
   handler: OnePortHandler,
   options: OnePortServerOptions = {},
 ): OnePortServer {
-  const { sessionIdleTimeoutMs = 72_000, ...h2Options } = options.http2 ?? {};
-  const h1 = http.createServer(
-    {
-      headersTimeout: options.headersTimeoutMs ?? 60_000,
-      requestTimeout: options.requestTimeoutMs ?? 300_000,
-      keepAliveTimeout: options.keepAliveTimeoutMs ?? 72_000,
+  const sniffTimeoutMs = options.sniffTimeoutMs ?? 10_000;
+  const {
+    sessionIdleTimeoutMs = 72_000,
+    keepaliveMs = Math.max(1000, sniffTimeoutMs),
+    keepaliveTimeoutMs = Math.max(1000, sniffTimeoutMs),
+    isStreamingRequest = () => true,
+    ...h2Options
+  } = options.http2 ?? {};
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  const h1 = createHttp1Server(handler, options, sniffTimeoutMs, requestTimeoutMs);
+  const dispatchers = new WeakMap<http2.Http2Session, StreamDispatcher>();
+  // Node's defaults are 1000 invalid frames and 100 refused streams per session before it
+  // closes one; well-behaved clients send none of either.
+  const h2 = http2.createServer(
+    { maxSessionInvalidFrames: 100, maxSessionRejectedStreams: 100, ...h2Options },
+    (req, res) => {
+      const dispatcher = req.stream.session && dispatchers.get(req.stream.session);
+      if (dispatcher === undefined) handler(req, res);
+      else dispatcher.dispatch(req.stream, () => handler(req, res));
     },
-    handler,
   );
-  const h2 = http2.createServer(h2Options, handler);
   const tracked: Tracked = {
     closing: false,
+    handingOff: undefined,
     sniffing: new Set(),
     http1: new Set(),
     sessions: new Set(),
+    sessionSockets: new Map(),
   };
-  const sniffTimeoutMs = options.sniffTimeoutMs ?? 10_000;
+  const ipGuard: IpGuard = createIpGuard(options.perIp);
   // allowHalfOpen as http.createServer does: the HTTP/1.1 server ends the socket itself.
-  const outer = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
-    sniff(socket, sniffTimeoutMs, tracked, h1, h2),
-  );
-  h2.on("session", (session) => trackSession(session, sessionIdleTimeoutMs, tracked));
+  const outer = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    if (!ipGuard.admit(socket)) {
+      socket.destroy();
+      return;
+    }
+    sniffConnection(socket, sniffTimeoutMs, tracked.sniffing, (socket, protocol, bytes) => {
+      if (protocol === "h2") {
+        // As http2.createServer's own sockets; http.createServer's are half-open like ours.
+        socket.allowHalfOpen = false;
+        tracked.handingOff = socket;
+        try {
+          handOff(socket, bytes, h2);
+        } finally {
+          tracked.handingOff = undefined;
+        }
+        return;
+      }
+      tracked.http1.add(socket);
+      socket.once("close", () => tracked.http1.delete(socket));
+      handOff(socket, bytes, h1);
+    });
+  });
+  h2.on("session", (session) => {
+    tracked.sessions.add(session);
+    session.once("close", () => tracked.sessions.delete(session));
+    // Its own socket, which the session hides behind a proxy that forbids pause().
+    const socket = tracked.handingOff;
+    if (socket !== undefined) {
+      tracked.sessionSockets.set(session, socket);
+      socket.once("close", () => {
+        tracked.sessionSockets.delete(session);
+        tracked.sessions.delete(session);
+      });
+    }
+    const gate = guardHttp2Session(session, {
+      idleTimeoutMs: sessionIdleTimeoutMs,
+      handshakeTimeoutMs: sniffTimeoutMs,
+      keepaliveMs,
+      keepaliveTimeoutMs,
+      requestTimeoutMs,
+      isStreamingRequest,
+      chargeReset: (address) => ipGuard.chargeReset(address),
+      isCoolingDown: (address) => ipGuard.isCoolingDown(address),
+      stopReading: () => socket?.pause(),
+    });
+    dispatchers.set(session, createStreamDispatcher(gate.admitsStream));
+  });
   for (const inner of [h1, h2]) {
     // Deno closes keep-alive sockets of a server that is not listening, and these never
     // listen themselves (https://github.com/denoland/deno/issues/35609).
@@ -122,6 +219,30 @@ export function createOnePortServer(
 }
 
 /**
+ * The inner HTTP/1.1 server. Node enforces its header and request timeouts on a timer that
+ * runs every `connectionsCheckingInterval` (30 s by default): 1 s, or the header timeout if
+ * shorter, keeps them near their stated values.
+ */
+function createHttp1Server(
+  handler: OnePortHandler,
+  options: OnePortServerOptions,
+  sniffTimeoutMs: number,
+  requestTimeoutMs: number,
+): http.Server {
+  const headersTimeout = options.headersTimeoutMs ?? sniffTimeoutMs;
+  return http.createServer(
+    {
+      headersTimeout,
+      // Node refuses a request timeout shorter than the header timeout.
+      requestTimeout: requestTimeoutMs > 0 ? Math.max(requestTimeoutMs, headersTimeout) : 0,
+      connectionsCheckingInterval: Math.max(1, Math.min(1000, headersTimeout)),
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? 72_000,
+    },
+    handler,
+  );
+}
+
+/**
  * Fastify's `serverFactory` for {@link createOnePortServer}. Fastify's own `keepAliveTimeout`,
  * `requestTimeout`, `http2SessionTimeout` and `connectionTimeout` are not applied to a factory's
  * server; pass the equivalents here. No `http2: true` is needed: Fastify and connect-fastify
@@ -141,90 +262,6 @@ export function isOnePortServer(server: unknown): server is OnePortServer {
   return server instanceof net.Server && "connectionCounts" in server;
 }
 
-function sniff(
-  socket: net.Socket,
-  timeoutMs: number,
-  tracked: Tracked,
-  h1: http.Server,
-  h2: http2.Http2Server,
-): void {
-  tracked.sniffing.add(socket);
-  let received: Buffer = Buffer.alloc(0);
-  // A deadline, not an idle timeout: trickling one byte at a time must not extend it.
-  const deadline = setTimeout(() => socket.destroy(), timeoutMs);
-  const stopSniffing = () => {
-    clearTimeout(deadline);
-    tracked.sniffing.delete(socket);
-    socket.off("data", onSniffData);
-    socket.off("end", onEnd);
-    socket.off("error", onError);
-    socket.off("close", stopSniffing);
-  };
-  const onSniffData = (chunk: Buffer) => {
-    received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
-    const protocol = sniffProtocol(received);
-    if (protocol === undefined) return;
-    stopSniffing();
-    if (protocol === "h2") {
-      // As http2.createServer's own sockets; http.createServer's are half-open like ours.
-      socket.allowHalfOpen = false;
-      handOff(socket, received, h2);
-      return;
-    }
-    tracked.http1.add(socket);
-    socket.once("close", () => tracked.http1.delete(socket));
-    handOff(socket, received, h1);
-  };
-  // Neither server owns the socket yet: a reset or an early FIN just ends it.
-  const onEnd = () => socket.destroy();
-  const onError = () => socket.destroy();
-  socket.on("data", onSniffData);
-  socket.on("end", onEnd);
-  socket.on("error", onError);
-  socket.on("close", stopSniffing);
-}
-
-function handOff(socket: net.Socket, bytes: Buffer, owner: http.Server | http2.Http2Server): void {
-  // The caller removed our "data" listener first: seeing the bytes again, it would unshift them
-  // again, forever, at 100% CPU. Pausing keeps a flowing socket from emitting the unshifted
-  // bytes to no listener (they would be lost) before the new owner attaches.
-  socket.pause();
-  socket.unshift(bytes);
-  owner.emit("connection", socket);
-  // An owner that reads through "data" events (Node's HTTP/1.1 parser, Bun's and Deno's
-  // http2) needs the socket flowing again. Node's http2 session reads the native handle and
-  // drains the unshifted bytes itself on the next tick: resuming would flow them to nobody.
-  if (socket.listenerCount("data") > 0) {
-    // Deno workaround (not yet reported upstream; test/runtimes/runtime-quirks.spec.ts): its
-    // HTTP/1.1 server, like Node's, reads later bytes straight from the socket's handle, and on
-    // Deno such a read can land before resume() flushes the unshifted bytes on the next tick:
-    // the request body then reaches the parser ahead of the request line (400 Bad Request).
-    // read() hands the unshifted bytes to the owner now, before any later read.
-    socket.read();
-    socket.resume();
-  }
-}
-
-function trackSession(
-  session: http2.ServerHttp2Session,
-  idleTimeoutMs: number,
-  tracked: Tracked,
-): void {
-  tracked.sessions.add(session);
-  session.once("close", () => tracked.sessions.delete(session));
-  let openStreams = 0;
-  session.on("stream", (stream) => {
-    openStreams++;
-    stream.once("close", () => openStreams--);
-  });
-  // "timeout" fires after idleTimeoutMs without frames and re-arms on the next frame; passing
-  // the listener to setTimeout would register it once() and skip every later idle period.
-  session.setTimeout(idleTimeoutMs);
-  session.on("timeout", () => {
-    if (openStreams === 0) session.close();
-  });
-}
-
 function addControls(
   outer: net.Server,
   h1: http.Server,
@@ -240,6 +277,7 @@ function addControls(
   const closeAllConnections = () => {
     for (const socket of tracked.sniffing) socket.destroy();
     for (const session of tracked.sessions) session.destroy();
+    for (const socket of tracked.sessionSockets.values()) socket.destroy();
     for (const socket of tracked.http1) socket.destroy();
   };
   const connectionCounts = (): OnePortConnections => ({
