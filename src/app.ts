@@ -1,7 +1,10 @@
 import { setMaxListeners } from "node:events";
+import type { Http2SecureServer } from "node:http2";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastify, { type FastifyInstance, LogController } from "fastify";
+import { type AccessControl, createAccessControl } from "./auth/access-control.ts";
+import type { AuthenticatorOptions } from "./auth/authenticator.ts";
 import { type ChatRooms, createChatRooms } from "./core/chat-rooms.ts";
 import { createEventBus } from "./core/event-bus.ts";
 import { createMemoryStore } from "./core/memory-store.ts";
@@ -17,7 +20,15 @@ import { registerDeadlineClamp } from "./http/clamp-deadlines.ts";
 import { registerWriteCoalescing } from "./http/coalesce-writes.ts";
 import { registerStalledWriteRelease } from "./http/release-stalled-writes.ts";
 import { registerWebClient } from "./http/web-client.ts";
+import { guardSecureServer } from "./node/guard-secure-server.ts";
 import { createOnePortServerFactory } from "./node/one-port-server.ts";
+import { registerConnectionMetrics } from "./ops/connection-metrics.ts";
+import { registerOpsRoutes } from "./ops/http-routes.ts";
+import { type ChatMetrics, createMetrics } from "./ops/metrics.ts";
+import { createReadiness } from "./ops/readiness.ts";
+import { createRpcMetricsInterceptor } from "./ops/rpc-metrics.ts";
+import { withStoreMetrics } from "./ops/store-metrics.ts";
+import type { RateLimitOptions } from "./rate-limit/rate-limits.ts";
 import { createChatService } from "./services/chat-service.ts";
 import { createCallErrorMapper, createErrorMappingInterceptor } from "./services/error-mapping.ts";
 import { createHealthService, type HealthService } from "./services/health.ts";
@@ -27,6 +38,7 @@ import { createOpenStreams, type OpenStreams } from "./services/open-streams.ts"
 import { createReflectionService } from "./services/reflection.ts";
 import { createSeedChatServer } from "./services/seed-chat-server.ts";
 import { mapUnaryDecodeFailures } from "./services/unary-decode-failures.ts";
+import { answerUnencodableErrors } from "./services/unicode-error-messages.ts";
 
 export interface BuildOptions {
   /** Room that the seed's ChatServer reads and writes. Default "lobby". */
@@ -53,6 +65,13 @@ export interface BuildOptions {
   sniffTimeoutMs?: number;
   /** Open TCP connections accepted at once; more are closed at accept. Default 10,000. */
   maxConnections?: number;
+  /** Open TCP connections one IP address may hold; more are closed at accept. 0: no limit. Default 256. */
+  maxConnectionsPerIp?: number;
+  /**
+   * Time to receive a request body (HTTP/1.1: 408; HTTP/2: the stream is reset), except
+   * for bidi calls, whose request is a stream. Default 30 s.
+   */
+  requestTimeoutMs?: number;
   /**
    * Concurrent HTTP/2 streams per connection, advertised in SETTINGS (Node's
    * default is unlimited: one client could open millions). Default 1000.
@@ -68,6 +87,13 @@ export interface BuildOptions {
   webRoot?: string | false;
   /** Origins whose pages may call the RPCs (CORS). Default none: no CORS headers. */
   corsOrigins?: string[];
+  /**
+   * JWT verification (HS256 secret and/or a JWKS). Default none: auth is off
+   * and anyone may speak as anyone (see README, Security).
+   */
+  auth?: AuthenticatorOptions;
+  /** Per-caller rate limits on sends, new streams and typing; see `defaultRateLimits`. */
+  rateLimits?: Partial<RateLimitOptions>;
 }
 
 export interface ChatServerApp {
@@ -78,6 +104,10 @@ export interface ChatServerApp {
   streams: OpenStreams;
   /** The live streams served without Connect's pipeline (see src/fast-stream/). */
   fastStreams: FastStreams;
+  /** Prometheus metrics (served at `/metrics`); a path that delivers outside Connect feeds them too. */
+  metrics: ChatMetrics;
+  /** Authentication and rate limits, for paths that serve the chat outside Connect. */
+  access: AccessControl;
 }
 
 /**
@@ -102,6 +132,9 @@ const bidiPaths = new Set(
     ),
 );
 
+/** No body deadline for calls whose request body is a stream (no client-streaming method is served). */
+const isStreamingRequest = (path: string) => bidiPaths.has(path);
+
 /**
  * Builds the chat server without listening (tests and the entry point call
  * `app.listen`). `app.close()` is the one shutdown path: health turns
@@ -110,7 +143,10 @@ const bidiPaths = new Set(
  */
 export async function buildApp(options: BuildOptions = {}): Promise<ChatServerApp> {
   const limits: ChatLimits = { ...defaultLimits, ...options.limits };
-  const store = options.store ?? createMemoryStore({ retention: options.retention });
+  const streams = createOpenStreams();
+  const metrics = createMetrics({ streams });
+  const plainStore = options.store ?? createMemoryStore({ retention: options.retention });
+  const store = withStoreMetrics(plainStore, metrics);
   const rooms = createChatRooms({
     store,
     bus: createEventBus<Event>(),
@@ -118,8 +154,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
     heartbeatMs: options.heartbeatMs,
   });
   const health = createHealthService();
-  const streams = createOpenStreams();
   const reflection = createReflectionService(servedFiles);
+  const access = createAccessControl({ auth: options.auth, rateLimits: options.rateLimits });
   const shutdown = new AbortController();
   // Every open call links its signal to this one: thousands of listeners are
   // expected, not a leak.
@@ -134,6 +170,9 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
     ? fastify({
         ...common,
         http2: true,
+        // Its idle timer (session.setTimeout) kept every closed session in memory until it
+        // fired (Node 20); guardSecureServer's own idle timer replaces it.
+        http2SessionTimeout: 0,
         https: {
           allowHTTP1: true,
           key: options.tls.key,
@@ -147,11 +186,21 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
         ...common,
         serverFactory: createOnePortServerFactory({
           sniffTimeoutMs: options.sniffTimeoutMs,
+          requestTimeoutMs: options.requestTimeoutMs,
           forceCloseAfterMs: shutdownTimeoutMs,
-          http2: { settings },
+          http2: { settings, isStreamingRequest },
+          perIp: { maxConnectionsPerIp: options.maxConnectionsPerIp },
         }),
       })) as unknown as FastifyInstance;
   app.server.maxConnections = options.maxConnections ?? 10_000;
+  if (options.tls) {
+    guardSecureServer(app.server as unknown as Http2SecureServer, {
+      handshakeTimeoutMs: options.sniffTimeoutMs,
+      requestTimeoutMs: options.requestTimeoutMs,
+      isStreamingRequest,
+      perIp: { maxConnectionsPerIp: options.maxConnectionsPerIp },
+    });
+  }
 
   app.addHook("preClose", async () => {
     health.shutdown();
@@ -165,6 +214,19 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
 
   // First: CORS preflights must be answered before any other hook replies.
   await registerWebClient(app, { root: options.webRoot, corsOrigins: options.corsOrigins });
+  registerConnectionMetrics(app, metrics);
+  registerOpsRoutes(app, {
+    metrics,
+    // The plain store: readiness probes are no store traffic worth measuring.
+    readiness: createReadiness({
+      health,
+      store: plainStore,
+      onStoreChange: (problem) =>
+        problem === undefined
+          ? app.log.info("store reachable again: ready")
+          : app.log.warn({ problem }, "store unreachable: not ready"),
+    }),
+  });
   registerHttp1BidiGuard(app, bidiPaths);
   registerDeadlineClamp(app);
   const readMaxBytes = options.maxRequestBytes ?? 65_536;
@@ -176,6 +238,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
     rooms,
     methods: chatStreamMethods(options.seedRoom ?? "lobby"),
     streams,
+    access,
+    metrics,
     shutdownSignal: shutdown.signal,
     readMaxBytes,
     budgetBytes: options.subscriberBufferBytes ?? 1024 * 1024,
@@ -191,14 +255,22 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
     // responses (history pages) are still compressed when the client asks.
     compressMinBytes: 16 * 1024,
     shutdownSignal: shutdown.signal,
-    interceptors: [streams.interceptor, createErrorMappingInterceptor(onInternal, onRejected)],
+    contextValues: access.contextValues,
+    interceptors: [
+      // Outermost: it sees the codes clients see, and every rejection below.
+      createRpcMetricsInterceptor(metrics),
+      streams.interceptor,
+      createErrorMappingInterceptor(onInternal, onRejected),
+      ...access.interceptors,
+    ],
     routes(router: ConnectRouter) {
       router.service(ChatServer, createSeedChatServer(rooms, options.seedRoom ?? "lobby", limits));
       router.service(ChatService, createChatService(rooms, limits));
       health.register(router);
       reflection.register(router);
       mapUnaryDecodeFailures(router.handlers);
+      answerUnencodableErrors(router.handlers);
     },
   });
-  return { app, rooms, health, streams, fastStreams };
+  return { app, rooms, health, streams, fastStreams, access, metrics };
 }

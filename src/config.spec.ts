@@ -23,6 +23,32 @@ describe("config", () => {
     assert.equal(config([], { CHAT_HISTORY_LIMIT: "5" }).historyLimit, 5);
   });
 
+  it("limits connections per IP address, 256 unless told otherwise", () => {
+    assert.equal(config([]).maxConnectionsPerIp, 256);
+    assert.equal(config(["--max-connections-per-ip", "8"]).maxConnectionsPerIp, 8);
+    assert.equal(config([], { CHAT_MAX_CONNECTIONS_PER_IP: "0" }).maxConnectionsPerIp, 0);
+  });
+
+  it("reads rate limits as COUNT/DURATION, 0 for none, and auth files", () => {
+    const c = config([]);
+    assert.deepEqual(c.rateLimitSends, { count: 1000, perMs: 10_000 });
+    assert.deepEqual(c.rateLimitTyping, { count: 200, perMs: 10_000 });
+    assert.equal(c.jwtSecretFile, undefined);
+    assert.deepEqual(config(["--rate-limit-sends", "30/1m"]).rateLimitSends, {
+      count: 30,
+      perMs: 60_000,
+    });
+    assert.deepEqual(config([], { CHAT_RATE_LIMIT_STREAMS: "5/s" }).rateLimitStreams, {
+      count: 5,
+      perMs: 1000,
+    });
+    assert.equal(config(["--rate-limit-typing", "0"]).rateLimitTyping.count, 0);
+    assert.throws(() => parseConfig(["--rate-limit-sends", "5"], {}), /rate such as 1000\/10s/);
+    assert.throws(() => parseConfig(["--rate-limit-sends", "5/0s"], {}), /rate such as/);
+    assert.equal(config([], { CHAT_JWT_SECRET_FILE: "/s" }).jwtSecretFile, "/s");
+    assert.equal(config(["--jwks-file", "k.json"]).jwksFile, "k.json");
+  });
+
   it("rejects bad numbers, unknown flags and half a TLS pair", () => {
     assert.throws(() => parseConfig(["--port", "x"], {}), /--port .* non-negative integer/);
     assert.throws(() => parseConfig(["--port", "70000"], {}), /at most 65535/);

@@ -1,4 +1,6 @@
 import { parseArgs } from "node:util";
+import { defaultRateLimits } from "./rate-limit/rate-limits.ts";
+import type { Rate } from "./rate-limit/token-bucket.ts";
 
 /** Everything the server can be told at startup. */
 export interface ServerConfig {
@@ -17,19 +19,30 @@ export interface ServerConfig {
   maxRequestBytes: number;
   maxTextBytes: number;
   subscriberBuffer: number;
+  subscriberBufferBytes: number;
   sniffTimeoutMs: number;
   shutdownTimeoutMs: number;
   maxConnections: number;
+  maxConnectionsPerIp: number;
   maxStreamsPerConnection: number;
   /** Origins allowed to call cross-origin (CORS); undefined: none. */
   corsOrigins: string[] | undefined;
+  /** File holding the HS256 secret; with --jwks-file or alone, turns auth on. */
+  jwtSecretFile: string | undefined;
+  /** JWKS JSON file of public keys (RS*, PS*, ES*); turns auth on. */
+  jwksFile: string | undefined;
+  jwtIssuer: string | undefined;
+  jwtAudience: string | undefined;
+  rateLimitSends: Rate;
+  rateLimitStreams: Rate;
+  rateLimitTyping: Rate;
 }
 
 interface OptionSpec {
   key: keyof ServerConfig;
   flag: string;
   env: string;
-  kind: "string" | "int" | "path" | "duration" | "origins";
+  kind: "string" | "int" | "path" | "duration" | "origins" | "rate";
   /** Allowed values of a "string" option. */
   choices?: string[];
   default: string | number | undefined;
@@ -158,7 +171,15 @@ const options: OptionSpec[] = [
     env: "CHAT_SUBSCRIBER_BUFFER",
     kind: "int",
     default: 1024,
-    help: "events buffered per stream before a slow subscriber is cut off",
+    help: "live events held per stream while it catches up from history",
+  },
+  {
+    key: "subscriberBufferBytes",
+    flag: "subscriber-buffer-bytes",
+    env: "CHAT_SUBSCRIBER_BUFFER_BYTES",
+    kind: "int",
+    default: 1024 * 1024,
+    help: "bytes waiting for one streaming client before it is cut off as too slow",
   },
   {
     key: "maxConnections",
@@ -167,6 +188,14 @@ const options: OptionSpec[] = [
     kind: "int",
     default: 10_000,
     help: "open TCP connections accepted at once; more are closed at accept",
+  },
+  {
+    key: "maxConnectionsPerIp",
+    flag: "max-connections-per-ip",
+    env: "CHAT_MAX_CONNECTIONS_PER_IP",
+    kind: "int",
+    default: 256,
+    help: "open TCP connections one IP address may hold; more are closed at accept (0: no limit)",
   },
   {
     key: "maxStreamsPerConnection",
@@ -182,7 +211,7 @@ const options: OptionSpec[] = [
     env: "CHAT_SNIFF_TIMEOUT_MS",
     kind: "int",
     default: 10_000,
-    help: "close connections that send no TLS handshake, request line or preface within this time",
+    help: "close connections that send no TLS handshake, request head or preface within this time; also bounds the HTTP/2 handshake and later request heads",
   },
   {
     key: "shutdownTimeoutMs",
@@ -200,7 +229,92 @@ const options: OptionSpec[] = [
     default: undefined,
     help: "comma-separated origins (https://app.example.com) whose pages may call the RPCs (CORS); none by default",
   },
+  {
+    key: "jwtSecretFile",
+    flag: "jwt-secret-file",
+    env: "CHAT_JWT_SECRET_FILE",
+    kind: "path",
+    default: undefined,
+    help: "file holding the HS256 secret (32+ bytes): turns auth on, callers need a Bearer JWT (npm run token mints one)",
+  },
+  {
+    key: "jwksFile",
+    flag: "jwks-file",
+    env: "CHAT_JWKS_FILE",
+    kind: "path",
+    default: undefined,
+    help: "JWKS JSON file of public keys for RS/PS/ES-signed JWTs: turns auth on",
+  },
+  {
+    key: "jwtIssuer",
+    flag: "jwt-issuer",
+    env: "CHAT_JWT_ISSUER",
+    kind: "string",
+    default: undefined,
+    help: "with auth on, require this iss claim",
+  },
+  {
+    key: "jwtAudience",
+    flag: "jwt-audience",
+    env: "CHAT_JWT_AUDIENCE",
+    kind: "string",
+    default: undefined,
+    help: "with auth on, require this aud claim",
+  },
+  {
+    key: "rateLimitSends",
+    flag: "rate-limit-sends",
+    env: "CHAT_RATE_LIMIT_SENDS",
+    kind: "rate",
+    default: formatRate(defaultRateLimits.sends),
+    help: "messages one caller (token subject, else IP) may send: COUNT/DURATION, a burst of COUNT refilled over DURATION (0: no limit)",
+  },
+  {
+    key: "rateLimitStreams",
+    flag: "rate-limit-streams",
+    env: "CHAT_RATE_LIMIT_STREAMS",
+    kind: "rate",
+    default: formatRate(defaultRateLimits.streams),
+    help: "streams one caller may open (Subscribe, Chat, ChatStream), as above",
+  },
+  {
+    key: "rateLimitTyping",
+    flag: "rate-limit-typing",
+    env: "CHAT_RATE_LIMIT_TYPING",
+    kind: "rate",
+    default: formatRate(defaultRateLimits.typing),
+    help: "typing notices one caller may send, as above",
+  },
 ];
+
+/** A rate as the flags take it: `1000/10s`. Needs no other declaration (called while `options` is built). */
+function formatRate({ count, perMs }: Rate): string {
+  const units: [string, number][] = [
+    ["d", 86_400_000],
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1000],
+  ];
+  const [unit, ms] = units.find(([, ms]) => perMs % ms === 0) ?? ["ms", 1];
+  return `${count}/${perMs / ms}${unit}`;
+}
+
+/** `COUNT/DURATION` (`30/1m`, `5/s`), or `0` for no limit. */
+function parseRate(o: OptionSpec, raw: string): Rate {
+  if (raw === "0") return { count: 0, perMs: 1000 };
+  const match = /^(\d+)\/(\d*)(ms|s|m|h|d)?$/.exec(raw);
+  const count = Number(match?.[1]);
+  const per =
+    match === null
+      ? undefined
+      : convert({ ...o, kind: "duration" }, `${match[2] || 1}${match[3] ?? ""}`);
+  if (match === null || !Number.isSafeInteger(count) || typeof per !== "number" || per <= 0) {
+    throw new Error(
+      `--${o.flag} (${o.env}) must be a rate such as 1000/10s, 30/1m or 5/s (0: no limit), got ${JSON.stringify(raw)}`,
+    );
+  }
+  return { count, perMs: per };
+}
 
 export type ParseResult = { help: string } | { config: ServerConfig };
 
@@ -264,8 +378,9 @@ function parseOrigins(o: OptionSpec, raw: string): string[] {
   return origins;
 }
 
-function convert(o: OptionSpec, raw: string): string | number | string[] {
+function convert(o: OptionSpec, raw: string): string | number | string[] | Rate {
   if (o.kind === "origins") return parseOrigins(o, raw);
+  if (o.kind === "rate") return parseRate(o, raw);
   if (o.choices !== undefined && !o.choices.includes(raw)) {
     throw new Error(
       `--${o.flag} (${o.env}) must be one of ${o.choices.join(", ")}, got ${JSON.stringify(raw)}`,

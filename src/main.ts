@@ -5,7 +5,9 @@
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { buildApp } from "./app.ts";
-import { parseConfig } from "./config.ts";
+import type { AuthenticatorOptions } from "./auth/authenticator.ts";
+import { KeyFileError, readJwksFile, readSecretFile } from "./auth/key-files.ts";
+import { parseConfig, type ServerConfig } from "./config.ts";
 import { createMemoryStore } from "./core/memory-store.ts";
 import { runtimeInfo } from "./runtime.ts";
 import { DataDirError } from "./sqlite/errors.ts";
@@ -29,6 +31,7 @@ async function main(): Promise<void> {
       ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
       : undefined;
   const retention = { maxMessagesPerRoom: config.historyLimit, maxAgeMs: config.historyMaxAgeMs };
+  const auth = readAuthKeys(config);
   const store =
     config.store === "sqlite"
       ? await openSqliteStore({
@@ -44,13 +47,21 @@ async function main(): Promise<void> {
     limits: { maxTextBytes: config.maxTextBytes },
     maxRequestBytes: config.maxRequestBytes,
     subscriberBuffer: config.subscriberBuffer,
+    subscriberBufferBytes: config.subscriberBufferBytes,
     sniffTimeoutMs: config.sniffTimeoutMs,
     maxConnections: config.maxConnections,
+    maxConnectionsPerIp: config.maxConnectionsPerIp,
     maxStreamsPerConnection: config.maxStreamsPerConnection,
     shutdownTimeoutMs: config.shutdownTimeoutMs,
     tls,
     logger: { level: config.logLevel },
     corsOrigins: config.corsOrigins,
+    auth,
+    rateLimits: {
+      sends: config.rateLimitSends,
+      streams: config.rateLimitStreams,
+      typing: config.rateLimitTyping,
+    },
   });
 
   let closingSince: number | undefined;
@@ -98,8 +109,38 @@ async function main(): Promise<void> {
       url,
       serves: describeServing(url, !!tls),
       browser: `${url}/`,
+      metrics: `${url}/metrics`,
     },
     "chat server listening",
+  );
+  if (auth === undefined && !isLoopback(config.host)) {
+    app.log.warn(
+      `auth is off and ${config.host} is not a loopback address: anyone who can reach ${url} can read every room and post as anyone. Turn auth on with --jwt-secret-file or --jwks-file (README, Security).`,
+    );
+  }
+}
+
+/** Token verification keys from the configured files; undefined: auth is off. Exits 1 on an unusable file. */
+function readAuthKeys(config: ServerConfig): AuthenticatorOptions | undefined {
+  if (config.jwtSecretFile === undefined && config.jwksFile === undefined) return undefined;
+  try {
+    return {
+      secret: config.jwtSecretFile === undefined ? undefined : readSecretFile(config.jwtSecretFile),
+      jwks: config.jwksFile === undefined ? undefined : readJwksFile(config.jwksFile),
+      issuer: config.jwtIssuer,
+      audience: config.jwtAudience,
+    };
+  } catch (e) {
+    if (!(e instanceof KeyFileError)) throw e;
+    process.stderr.write(`${e.message}\n`);
+    process.exit(1);
+  }
+}
+
+/** Whether `host` only accepts connections from this machine. */
+function isLoopback(host: string): boolean {
+  return (
+    host === "localhost" || host === "::1" || /^127\./.test(host) || /^::ffff:127\./i.test(host)
   );
 }
 

@@ -13,23 +13,30 @@ export interface EventBus<E> {
   /** Calls every current listener of `topic` with `event`, in order of listening. */
   publish(topic: string, event: E): void;
   /**
-   * Calls `listener` with every event of `topic` published from now on,
-   * until the returned function is called (idempotent).
+   * Calls `listener.onEvent` with every event of `topic` published from now
+   * on, until `unlisten` (an object, not a function: a subscriber that is a
+   * class instance listens without a closure of its own).
    */
-  listen(topic: string, listener: (event: E) => void): () => void;
+  listen(topic: string, listener: BusListener<E>): void;
+  /** Stops calling `listener` (no-op when it does not listen to `topic`). */
+  unlisten(topic: string, listener: BusListener<E>): void;
   /** Number of listeners, for one topic or in all. For tests and metrics. */
   subscriberCount(topic?: string): number;
 }
 
+export interface BusListener<E> {
+  onEvent(event: E): void;
+}
+
 export function createEventBus<E>(): EventBus<E> {
-  const topics = new Map<string, Set<(event: E) => void>>();
+  const topics = new Map<string, Set<BusListener<E>>>();
   let total = 0;
 
   return {
     publish(topic, event) {
       const set = topics.get(topic);
       if (set === undefined) return;
-      for (const listener of set) listener(event);
+      for (const listener of set) listener.onEvent(event);
     },
 
     listen(topic, listener) {
@@ -38,18 +45,17 @@ export function createEventBus<E>(): EventBus<E> {
         set = new Set();
         topics.set(topic, set);
       }
-      // A wrapper per call, so that the same function can listen twice and
-      // each unlisten removes its own registration only.
-      const entry = (event: E) => listener(event);
-      set.add(entry);
+      if (set.has(listener)) return;
+      set.add(listener);
       total++;
-      return () => {
-        const current = topics.get(topic);
-        if (current?.delete(entry)) {
-          total--;
-          if (current.size === 0) topics.delete(topic);
-        }
-      };
+    },
+
+    unlisten(topic, listener) {
+      const set = topics.get(topic);
+      if (set?.delete(listener)) {
+        total--;
+        if (set.size === 0) topics.delete(topic);
+      }
     },
 
     subscriberCount(topic) {

@@ -1,8 +1,8 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
-import { type Event, EventSchema, type Message } from "../gen/chat/v1/chat_pb.ts";
+import { type Event, EventSchema, type Member, type Message } from "../gen/chat/v1/chat_pb.ts";
 import { FellBehindError, SeqAheadError, SubscriberOverflowError } from "./errors.ts";
-import type { EventBus } from "./event-bus.ts";
+import type { BusListener, EventBus } from "./event-bus.ts";
 import type { EventSink } from "./event-sink.ts";
 import type { MessageStore } from "./message-store.ts";
 import type { Presence } from "./presence.ts";
@@ -63,120 +63,166 @@ export function runFeed(
   params: SubscribeParams,
   sink: EventSink,
 ): Promise<never> {
-  const { store, bus, presence, maxQueue } = ctx;
-  const { room, name, signal } = params;
   let fail!: (reason: unknown) => void;
   const settled = new Promise<never>((_, reject) => {
     fail = reject;
   });
-  if (signal.aborted) {
-    fail(signal.reason);
-    return settled;
+  if (params.signal.aborted) fail(params.signal.reason);
+  else new RoomFeed(ctx, params, sink, fail).start();
+  return settled;
+}
+
+/**
+ * One feed's state and steps. A class, not a closure per step: a server
+ * holds one per open stream (tens of thousands of idle ones), and its
+ * methods are shared by all of them (issue 9, idle memory).
+ */
+class RoomFeed implements BusListener<Event> {
+  /** Seq of the last message handed to the sink (or announced missing by a gap). */
+  private lastSeq = 0n;
+  /**
+   * `lastSeq` as a number, for the comparisons of every delivery: BigInt
+   * arithmetic allocates, and seqs stay far below 2^53.
+   */
+  private last = 0;
+  /** Live events held while catching up from the store; undefined when live. */
+  private held: Event[] | undefined = [];
+  private done = false;
+  private lastWrite = Date.now();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  private readonly ctx: FeedContext;
+  private readonly params: SubscribeParams;
+  private readonly sink: EventSink;
+  private readonly fail: (reason: unknown) => void;
+
+  constructor(
+    ctx: FeedContext,
+    params: SubscribeParams,
+    sink: EventSink,
+    fail: (reason: unknown) => void,
+  ) {
+    this.ctx = ctx;
+    this.params = params;
+    this.sink = sink;
+    this.fail = fail;
   }
 
-  /** Seq of the last message handed to the sink (or announced missing by a gap). */
-  let lastSeq = 0n;
-  /** Live events held while catching up from the store; undefined when live. */
-  let held: Event[] | undefined = [];
-  let done = false;
-  let lastWrite = Date.now();
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  start(): void {
+    const { bus, presence } = this.ctx;
+    const { room, name, signal } = this.params;
+    // Listen before reading anything: whatever happens from here on is
+    // either in the replay or in the held events (or both: dropped by seq).
+    // The member list is read in the same turn, so the joins and leaves held
+    // are exactly those that follow it.
+    bus.listen(room, this);
+    const members = presence.members(room);
+    const joined = name ? presence.join(room, name) : undefined;
+    if (joined) bus.publish(room, event({ case: "memberJoined", value: { member: joined } }));
+    signal.addEventListener("abort", this, { once: true });
+    this.armHeartbeat(this.ctx.heartbeatMs);
+    this.replay(members).catch((e: unknown) => this.end(e));
+  }
 
-  // Listen before reading anything: whatever happens from here on is either
-  // in the replay or in the held events (or both: dropped by seq). The
-  // member list is read in the same turn, so the joins and leaves held are
-  // exactly those that follow it.
-  const unlisten = bus.listen(room, onLive);
-  const members = presence.members(room);
-  const joined = name ? presence.join(room, name) : undefined;
-  if (joined) bus.publish(room, event({ case: "memberJoined", value: { member: joined } }));
-  signal.addEventListener("abort", onAbort, { once: true });
-  armHeartbeat(ctx.heartbeatMs);
-
-  function onAbort(): void {
-    end(signal.reason);
+  /** The signal aborted (an EventTarget listener object: no closure per feed). */
+  handleEvent(): void {
+    this.end(this.params.signal.reason);
   }
 
   /** Releases everything at once: a consumer stuck on a dead connection must not keep the client listed (issue 13). */
-  function end(reason: unknown): void {
-    if (done) return;
-    done = true;
-    held = undefined;
-    clearTimeout(timer);
-    unlisten();
-    signal.removeEventListener("abort", onAbort);
+  private end(reason: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.held = undefined;
+    clearTimeout(this.timer);
+    const { bus, presence } = this.ctx;
+    const { room, name, signal } = this.params;
+    bus.unlisten(room, this);
+    signal.removeEventListener("abort", this);
     if (name && presence.leave(room, name)) {
       bus.publish(room, event({ case: "memberLeft", value: { name } }));
     }
-    fail(reason);
+    this.fail(reason);
   }
 
-  function fellBehind(): void {
-    end(new FellBehindError(lastSeq, new SubscriberOverflowError("subscriber fell behind")));
+  private fellBehind(): void {
+    this.end(
+      new FellBehindError(this.lastSeq, new SubscriberOverflowError("subscriber fell behind")),
+    );
+  }
+
+  private moveTo(seq: bigint): void {
+    this.lastSeq = seq;
+    this.last = Number(seq);
   }
 
   /** Hands one event to the sink; false (and the feed ended) when refused. */
-  function write(e: Event): boolean {
-    if (!sink.write(e)) {
-      fellBehind();
+  private write(e: Event): boolean {
+    if (!this.sink.write(e)) {
+      this.fellBehind();
       return false;
     }
-    lastWrite = Date.now();
+    this.lastWrite = Date.now();
     return true;
   }
 
   /** A stored message: the gap before it, if any, then itself. */
-  function writeStored(message: Message, e?: Event): boolean {
-    if (message.seq <= lastSeq) return true;
-    if (message.seq > lastSeq + 1n) {
-      const gap = event({ case: "gap", value: { afterSeq: lastSeq, nextSeq: message.seq } });
-      if (!write(gap)) return false;
+  private writeStored(message: Message, e?: Event): boolean {
+    const seq = Number(message.seq);
+    if (seq <= this.last) return true;
+    if (seq > this.last + 1) {
+      const gap = event({ case: "gap", value: { afterSeq: this.lastSeq, nextSeq: message.seq } });
+      if (!this.write(gap)) return false;
     }
     // The published event itself where there is one: shared by every
     // subscriber (and its encodings with it), not rebuilt per subscriber.
-    if (!write(e ?? event({ case: "message", value: message }))) return false;
-    lastSeq = message.seq;
+    if (!this.write(e ?? event({ case: "message", value: message }))) return false;
+    this.moveTo(message.seq);
     return true;
   }
 
-  function onLive(e: Event): void {
-    if (held !== undefined) {
-      if (held.length >= maxQueue) fellBehind();
-      else held.push(e);
+  /** A live event from the bus, in the publisher's turn. */
+  onEvent(e: Event): void {
+    if (this.held !== undefined) {
+      if (this.held.length >= this.ctx.maxQueue) this.fellBehind();
+      else this.held.push(e);
       return;
     }
-    deliverLive(e);
+    this.deliverLive(e);
   }
 
-  function deliverLive(e: Event): void {
+  private deliverLive(e: Event): void {
     if (e.kind.case !== "message") {
-      write(e);
+      this.write(e);
       return;
     }
     const message = e.kind.value;
-    if (message.seq <= lastSeq) return;
-    if (message.seq > lastSeq + 1n) {
+    const seq = Number(message.seq);
+    if (seq <= this.last) return;
+    if (seq > this.last + 1) {
       // A hole in the live sequence (events reordered on their way here):
       // filled from the store before going on, live events held meanwhile.
-      held = [e];
-      void catchUp(readFrom(lastSeq, message.seq - 1n)).catch(end);
+      this.held = [e];
+      this.catchUp(this.readFrom(this.lastSeq, message.seq - 1n)).catch((err: unknown) =>
+        this.end(err),
+      );
       return;
     }
-    writeStored(message, e);
+    this.writeStored(message, e);
   }
 
   /**
    * Messages of the room after `afterSeq`, page by page, up to `untilSeq`
    * (inclusive; undefined: until a short page).
    */
-  async function* readFrom(afterSeq: bigint, untilSeq?: bigint): AsyncGenerator<Message> {
-    const pageSize = ctx.replayPageSize;
+  private async *readFrom(afterSeq: bigint, untilSeq?: bigint): AsyncGenerator<Message> {
+    const { store, replayPageSize: pageSize } = this.ctx;
     for (let last = afterSeq; untilSeq === undefined || last < untilSeq; ) {
       const limit =
         untilSeq === undefined || untilSeq - last > BigInt(pageSize)
           ? pageSize
           : Number(untilSeq - last);
-      const page = await store.readAfter(room, last, limit);
+      const page = await store.readAfter(this.params.room, last, limit);
       for (const message of page) {
         if (untilSeq !== undefined && message.seq > untilSeq) return;
         yield message;
@@ -187,32 +233,31 @@ export function runFeed(
   }
 
   /** Writes stored messages at the consumer's pace; false when the feed ended meanwhile. */
-  async function writeAll(messages: AsyncIterable<Message> | Message[]): Promise<boolean> {
+  private async writeAll(messages: AsyncIterable<Message> | Message[]): Promise<boolean> {
     for await (const message of messages) {
-      if (done || !writeStored(message)) return false;
-      const ready = sink.ready();
+      if (this.done || !this.writeStored(message)) return false;
+      const ready = this.sink.ready();
       if (ready) await ready;
     }
-    return !done;
+    return !this.done;
   }
 
   /** Fills a hole in the live sequence, then goes on with what was held meanwhile. */
-  async function catchUp(messages: AsyncIterable<Message>): Promise<void> {
-    if (await writeAll(messages)) goLive();
+  private async catchUp(messages: AsyncIterable<Message>): Promise<void> {
+    if (await this.writeAll(messages)) this.goLive();
   }
 
-  function goLive(): void {
-    const queue = held ?? [];
-    held = undefined;
-    for (let i = 0; i < queue.length && !done; i++) {
-      // deliverLive may have started a new catch-up (TypeScript cannot see it).
-      const current = held as Event[] | undefined;
+  private goLive(): void {
+    const queue = this.held ?? [];
+    this.held = undefined;
+    for (let i = 0; i < queue.length && !this.done; i++) {
+      const current = this.held as Event[] | undefined;
       if (current !== undefined) {
         // A hole started another catch-up: it goes on with the rest.
         current.push(...queue.slice(i));
         return;
       }
-      deliverLive(queue[i] as Event);
+      this.deliverLive(queue[i] as Event);
     }
   }
 
@@ -220,63 +265,67 @@ export function runFeed(
   // whole interval, so a heartbeat follows the last event by `intervalMs`,
   // not by up to twice that. One timer per feed, firing at most once per
   // interval; busy feeds never see a heartbeat.
-  function armHeartbeat(delay: number): void {
-    const intervalMs = ctx.heartbeatMs;
-    if (intervalMs <= 0 || done) return;
-    timer = setTimeout(() => {
-      const quiet = Date.now() - lastWrite;
-      if (quiet < intervalMs) {
-        armHeartbeat(intervalMs - quiet);
-        return;
-      }
-      if (held === undefined) {
-        write(event({ case: "heartbeat", value: { serverTime: timestampNow() } }));
-      }
-      armHeartbeat(intervalMs);
-    }, delay);
+  private armHeartbeat(delay: number): void {
+    if (this.ctx.heartbeatMs <= 0 || this.done) return;
+    this.timer = setTimeout(heartbeat, delay, this);
   }
 
-  async function replay(): Promise<void> {
-    const { from, epoch } = params;
+  /** The heartbeat timer fired. */
+  beat(): void {
+    const intervalMs = this.ctx.heartbeatMs;
+    const quiet = Date.now() - this.lastWrite;
+    if (quiet < intervalMs) {
+      this.armHeartbeat(intervalMs - quiet);
+      return;
+    }
+    if (this.held === undefined) {
+      this.write(event({ case: "heartbeat", value: { serverTime: timestampNow() } }));
+    }
+    this.armHeartbeat(intervalMs);
+  }
+
+  private async replay(members: Member[]): Promise<void> {
+    const { store } = this.ctx;
+    const { from, epoch, room } = this.params;
     const bounds = await store.bounds(room);
     let messages: AsyncIterable<Message> | Message[] = [];
     if (from.case === "afterSeq") {
       if (epoch && epoch !== store.epoch) {
-        if (!write(event({ case: "reset", value: { epoch: store.epoch } }))) return;
-        lastSeq = bounds.firstSeq - 1n;
+        if (!this.write(event({ case: "reset", value: { epoch: store.epoch } }))) return;
+        this.moveTo(bounds.firstSeq - 1n);
       } else if (from.value > bounds.headSeq) {
         throw new SeqAheadError(from.value, bounds.headSeq);
       } else {
-        lastSeq = from.value;
+        this.moveTo(from.value);
       }
-      messages = readFrom(lastSeq);
+      messages = this.readFrom(this.lastSeq);
     } else if (from.case === "last") {
       // One page read backwards, complete up to the head at that moment;
       // anything newer is already held.
       messages = await store.readBefore(room, 0n, from.value);
-      lastSeq = (messages[0]?.seq ?? bounds.headSeq + 1n) - 1n;
+      this.moveTo((messages[0]?.seq ?? bounds.headSeq + 1n) - 1n);
     } else {
-      lastSeq = bounds.headSeq;
+      this.moveTo(bounds.headSeq);
     }
-    if (!(await writeAll(messages))) return;
+    if (!(await this.writeAll(messages))) return;
     // Everything up to the head read above was committed, so what the
     // replay did not find there was removed by retention.
-    if (lastSeq < bounds.headSeq) {
+    if (this.lastSeq < bounds.headSeq) {
       const gap = event({
         case: "gap",
-        value: { afterSeq: lastSeq, nextSeq: bounds.headSeq + 1n },
+        value: { afterSeq: this.lastSeq, nextSeq: bounds.headSeq + 1n },
       });
-      if (!write(gap)) return;
-      lastSeq = bounds.headSeq;
+      if (!this.write(gap)) return;
+      this.moveTo(bounds.headSeq);
     }
-    if (
-      !write(event({ case: "ready", value: { headSeq: lastSeq, epoch: store.epoch, members } }))
-    ) {
-      return;
-    }
-    goLive();
+    const ready = event({
+      case: "ready",
+      value: { headSeq: this.lastSeq, epoch: store.epoch, members },
+    });
+    if (this.write(ready)) this.goLive();
   }
+}
 
-  replay().catch(end);
-  return settled;
+function heartbeat(feed: RoomFeed): void {
+  feed.beat();
 }

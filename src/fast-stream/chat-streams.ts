@@ -1,12 +1,12 @@
 import { create } from "@bufbuild/protobuf";
-import type { SubscribeParams } from "../core/chat-rooms.ts";
 import {
   ChatService,
-  SubscribeRequestSchema,
+  type SubscribeRequestSchema,
   SubscribeResponseSchema,
 } from "../gen/chat/v1/chat_pb.ts";
 import { ChatServer, NoteSchema } from "../gen/grpc/chat_pb.ts";
-import { validateRequest } from "../services/validate.ts";
+import { subscribeParams } from "../services/chat-service.ts";
+import { seedStreamParams } from "../services/seed-chat-server.ts";
 import { createEventFrames } from "./event-frames.ts";
 import type { FastStreamMethod } from "./register.ts";
 
@@ -18,10 +18,7 @@ import type { FastStreamMethod } from "./register.ts";
 export function chatStreamMethods(seedRoom: string): FastStreamMethod[] {
   const subscribe: FastStreamMethod<typeof SubscribeRequestSchema> = {
     method: ChatService.method.subscribe,
-    params(req, signal): SubscribeParams {
-      validateRequest(SubscribeRequestSchema, req);
-      return { room: req.room, from: req.start, epoch: req.epoch, name: req.name, signal };
-    },
+    params: subscribeParams,
     frames: createEventFrames(ChatService.method.subscribe, {
       // A message's response depends on the message only: replays of the
       // same stored message share one encoding too.
@@ -33,7 +30,7 @@ export function chatStreamMethods(seedRoom: string): FastStreamMethod[] {
   const chatStream: FastStreamMethod = {
     method: ChatServer.method.chatStream,
     // The seed's ChatStream: every retained note, then new ones.
-    params: (_req, signal) => ({ room: seedRoom, from: { case: "afterSeq", value: 0n }, signal }),
+    params: (_req, signal, identity) => seedStreamParams(seedRoom, signal, identity),
     frames: createEventFrames(ChatServer.method.chatStream, {
       key: (event) => (event.kind.case === "message" ? event.kind.value : undefined),
       response: (event) => {

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { Readable } from "node:stream";
 import type { DescMessage, DescMethodStreaming, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
@@ -10,22 +11,29 @@ import {
   transformSplitEnvelope,
 } from "@connectrpc/connect/protocol";
 import type { FastifyInstance } from "fastify";
+import type { AccessControl } from "../auth/access-control.ts";
+import { identityDeadline } from "../auth/deadline.ts";
+import type { Identity } from "../auth/identity.ts";
 import type { ChatRooms, SubscribeParams } from "../core/chat-rooms.ts";
 import type { EventSink } from "../core/event-sink.ts";
+import type { Event } from "../gen/chat/v1/chat_pb.ts";
+import type { ChatMetrics } from "../ops/metrics.ts";
+import { countDeliveries, countFailure } from "../ops/rpc-metrics.ts";
 import type { OpenStreams } from "../services/open-streams.ts";
 import type { EventFrames } from "./event-frames.ts";
 import { detectStreamProtocol, type StreamProtocol } from "./stream-protocols.ts";
-import { createStreamWriter } from "./stream-writer.ts";
+import { StreamWriter } from "./stream-writer.ts";
 
 /** A server-streaming chat method served by the fast path. */
 export interface FastStreamMethod<I extends DescMessage = DescMessage> {
   method: DescMethodStreaming<I, DescMessage>;
   /**
-   * The subscription a request asks for. Throws a ConnectError for a request
-   * that is not valid (InvalidArgument), exactly as the Connect handler of
-   * the same method does: both call the same function.
+   * The subscription a request asks for, for `identity` (undefined: auth
+   * off). Throws a ConnectError for a request that is not valid
+   * (InvalidArgument) or not allowed (PermissionDenied), exactly as the
+   * Connect handler of the same method does: both call the same checks.
    */
-  params(request: MessageShape<I>, signal: AbortSignal, headers: Headers): SubscribeParams;
+  params(request: MessageShape<I>, signal: AbortSignal, identity?: Identity): SubscribeParams;
   frames: EventFrames;
 }
 
@@ -33,6 +41,10 @@ export interface FastStreamOptions {
   rooms: ChatRooms;
   methods: FastStreamMethod[];
   streams: OpenStreams;
+  /** Authentication, room access and rate limits, as the Connect interceptors apply them. */
+  access: AccessControl;
+  /** Deliveries, errors and cut-offs, counted as the Connect path counts them. */
+  metrics: ChatMetrics;
   /** Ends every open stream; its reason is what the client gets. */
   shutdownSignal: AbortSignal;
   /** Largest request message, as for Connect's handlers. */
@@ -77,6 +89,16 @@ export function registerFastStreams(app: FastifyInstance, options: FastStreamOpt
   const byPath = new Map(
     options.methods.map((m) => [`/${m.method.parent.typeName}/${m.method.name}`, m]),
   );
+  // One listener for every open call, not one each.
+  const open = new Set<FastCall>();
+  const { shutdownSignal } = options;
+  shutdownSignal.addEventListener(
+    "abort",
+    () => {
+      for (const call of open) call.abort(shutdownSignal.reason);
+    },
+    { once: true },
+  );
   app.addHook("onRequest", (req, reply, done) => {
     const method = req.method === "POST" ? byPath.get(req.url) : undefined;
     const protocol = method && detectStreamProtocol(req.headers, req.raw.httpVersion);
@@ -86,68 +108,123 @@ export function registerFastStreams(app: FastifyInstance, options: FastStreamOpt
     }
     reply.hijack();
     served++;
-    const headers = reply.getHeaders();
-    void serve(options, method, protocol, req.raw, reply.raw, headers);
+    const call = new FastCall(options, method, protocol, reply.raw, reply.getHeaders());
+    if (shutdownSignal.aborted) call.abort(shutdownSignal.reason);
+    open.add(call);
+    void call.serve(req.raw, req.ip).finally(() => open.delete(call));
   });
   return { served: () => served };
 }
 
-async function serve(
-  options: FastStreamOptions,
-  spec: FastStreamMethod,
-  protocol: StreamProtocol,
-  req: NodeRequest,
-  res: NodeResponse,
-  replyHeaders: Record<string, unknown>,
-): Promise<void> {
-  const writer = createStreamWriter(res, {
-    protocol,
-    headers: replyHeaders as Record<string, string>,
-    budgetBytes: options.budgetBytes,
-  });
-  const call = new AbortController();
-  const clientGone = new ConnectError("the client went away", Code.Canceled);
-  // A response that closes before we ended it: the client left.
-  const onClose = () => {
-    if (!res.writableEnded) call.abort(clientGone);
-  };
-  res.once("close", onClose);
-  const onShutdown = () => call.abort(options.shutdownSignal.reason);
-  if (options.shutdownSignal.aborted) onShutdown();
-  else options.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
-  let deadline: ReturnType<typeof setTimeout> | undefined;
-  const leave = options.streams.enter(`${spec.method.parent.typeName}/${spec.method.name}`);
+/** Auth off reads no header: no copy of them per stream. */
+const noHeaders = new Headers();
 
-  try {
-    const timeout = protocol.timeout(req.headers);
-    if (timeout.error) throw timeout.error;
-    if (timeout.timeoutMs !== undefined) {
-      deadline = setTimeout(
-        () => call.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
-        timeout.timeoutMs,
-      );
-    }
-    const request = await readRequest(req, spec, protocol, options.readMaxBytes, call.signal);
-    call.signal.throwIfAborted();
-    const params = spec.params(request, call.signal, toHeaders(req.headers));
-    const sink: EventSink = {
-      write(event) {
-        const frame = spec.frames.frame(event, protocol.binary);
-        return frame === undefined || writer.write(frame);
-      },
-      ready: () => writer.ready(),
-    };
-    await options.rooms.feed(params, sink);
-  } catch (e) {
-    if (call.signal.reason !== clientGone) {
-      writer.end(options.mapError(e, call.signal));
-    }
-  } finally {
-    clearTimeout(deadline);
-    options.shutdownSignal.removeEventListener("abort", onShutdown);
-    res.off("close", onClose);
-    leave();
+/** The reason of a call whose client left: nothing is written, nothing is counted. */
+const clientGone = new ConnectError("the client went away", Code.Canceled);
+
+/**
+ * One call on the fast path, from its request to its last frame. It is the
+ * feed's sink. A class, not closures: a server holds one per open stream.
+ */
+class FastCall implements EventSink {
+  private readonly options: FastStreamOptions;
+  private readonly spec: FastStreamMethod;
+  private readonly protocol: StreamProtocol;
+  private readonly writer: StreamWriter;
+  private readonly controller = new AbortController();
+  private readonly delivered: (event: Event) => void;
+  private readonly methodName: string;
+
+  constructor(
+    options: FastStreamOptions,
+    spec: FastStreamMethod,
+    protocol: StreamProtocol,
+    res: NodeResponse,
+    replyHeaders: Record<string, unknown>,
+  ) {
+    this.options = options;
+    this.spec = spec;
+    this.protocol = protocol;
+    this.writer = new StreamWriter(res, {
+      protocol,
+      headers: replyHeaders as Record<string, string>,
+      budgetBytes: options.budgetBytes,
+    });
+    this.delivered = countDeliveries(options.metrics);
+    this.methodName = `${spec.method.parent.typeName}/${spec.method.name}`;
+    res.once("close", () => {
+      this.writer.onClose();
+      // A response that closes before we ended it: the client left.
+      if (!res.writableEnded) this.abort(clientGone);
+    });
   }
+
+  abort(reason: unknown): void {
+    this.controller.abort(reason);
+  }
+
+  write(event: Event): boolean {
+    const frame = this.spec.frames.frame(event, this.protocol.binary);
+    if (frame !== undefined && !this.writer.write(frame)) return false;
+    this.delivered(event);
+    return true;
+  }
+
+  ready(): Promise<void> | undefined {
+    return this.writer.ready();
+  }
+
+  async serve(req: NodeRequest, peerAddress: string): Promise<void> {
+    const { options, spec, protocol } = this;
+    const signal = this.controller.signal;
+    const leave = options.streams.enter(this.methodName);
+    let deadline: ReturnType<typeof setTimeout> | undefined;
+    let clearTokenDeadline = () => {};
+    try {
+      const timeout = protocol.timeout(req.headers);
+      if (timeout.error) throw timeout.error;
+      if (timeout.timeoutMs !== undefined) {
+        deadline = setTimeout(timedOut, timeout.timeoutMs, this);
+      }
+      // In the order of the Connect path's interceptors: who, how often, then the request.
+      const headers = options.access.authenticator.enabled ? toHeaders(req.headers) : noHeaders;
+      const identity = await options.access.admitStream(headers, peerAddress, signal);
+      const tokenDeadline = identityDeadline(identity, signal);
+      clearTokenDeadline = tokenDeadline.clear;
+      const request = await readRequest(req, spec, protocol, options.readMaxBytes, signal);
+      signal.throwIfAborted();
+      await options.rooms.feed(spec.params(request, tokenDeadline.signal, identity), this);
+    } catch (e) {
+      if (signal.reason !== clientGone) {
+        const error = options.mapError(e, signal);
+        countFailure(options.metrics, this.methodName, error);
+        this.writer.end(error);
+      }
+    } finally {
+      clearTokenDeadline();
+      clearTimeout(deadline);
+      leave();
+    }
+  }
+}
+
+function timedOut(call: FastCall): void {
+  call.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
+}
+
+const parsers = new WeakMap<FastStreamMethod, ReturnType<typeof createMethodSerializationLookup>>();
+
+/** Connect's request serialization of a method, made once. */
+function requestParser<I extends DescMessage>(spec: FastStreamMethod<I>, readMaxBytes: number) {
+  let lookup = parsers.get(spec);
+  if (lookup === undefined) {
+    lookup = createMethodSerializationLookup(spec.method, undefined, undefined, {
+      readMaxBytes,
+      writeMaxBytes: 0xffffffff,
+    });
+    parsers.set(spec, lookup);
+  }
+  return lookup;
 }
 
 /**
@@ -162,13 +239,9 @@ async function readRequest<I extends DescMessage>(
   readMaxBytes: number,
   signal: AbortSignal,
 ): Promise<MessageShape<I>> {
-  const serialization = createMethodSerializationLookup(spec.method, undefined, undefined, {
-    readMaxBytes,
-    writeMaxBytes: 0xffffffff,
-  });
-  const parse = serialization.getI(protocol.binary);
+  const parse = requestParser(spec, readMaxBytes).getI(protocol.binary);
   const messages = pipe(
-    abortable(req as AsyncIterable<Uint8Array>, signal),
+    abortable(req, signal),
     transformSplitEnvelope(readMaxBytes),
     transformDecompressEnvelope(null, readMaxBytes),
     protocol.requestEndFlag === undefined
@@ -184,7 +257,7 @@ async function readRequest<I extends DescMessage>(
         Code.Unimplemented,
       );
     }
-    first = message;
+    first = message as MessageShape<I>;
   }
   if (first === undefined) {
     throw new ConnectError(
@@ -195,12 +268,13 @@ async function readRequest<I extends DescMessage>(
   return first;
 }
 
-/** The request body, ending with the call's abort reason if it aborts first. */
-async function* abortable(
-  body: AsyncIterable<Uint8Array>,
-  signal: AbortSignal,
-): AsyncGenerator<Uint8Array> {
-  const it = body[Symbol.asyncIterator]();
+/**
+ * The request body, ending with the call's abort reason if it aborts first.
+ * Stopping early leaves the request alone (no `destroyOnReturn`): destroying
+ * it would take the response, and with it the error for the client, along.
+ */
+async function* abortable(body: NodeRequest, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  const it = (body as unknown as Readable).iterator({ destroyOnReturn: false });
   let onAbort = () => {};
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => reject(signal.reason);

@@ -5,14 +5,16 @@ import { describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { encodeEnvelope } from "@connectrpc/connect/protocol";
 import { detectStreamProtocol } from "./stream-protocols.ts";
-import { createStreamWriter, type StreamWriter } from "./stream-writer.ts";
+import { StreamWriter } from "./stream-writer.ts";
 
 /** A real HTTP/1.1 server whose one response is written by `body`; returns the bytes received. */
 async function exchange(body: (writer: StreamWriter) => void): Promise<Buffer> {
   const protocol = detectStreamProtocol({ "content-type": "application/connect+proto" }, "1.1");
   assert.ok(protocol);
   const server = http.createServer((_req, res) => {
-    body(createStreamWriter(res, { protocol, headers: {}, budgetBytes: 1 << 20 }));
+    const writer = new StreamWriter(res, { protocol, headers: {}, budgetBytes: 1 << 20 });
+    res.once("close", () => writer.onClose());
+    body(writer);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   try {
@@ -71,7 +73,7 @@ describe("stream writer", () => {
     assert.ok(protocol);
     let refused = false;
     const server = http.createServer((_req, res) => {
-      const writer = createStreamWriter(res, { protocol, headers: {}, budgetBytes: 100 });
+      const writer = new StreamWriter(res, { protocol, headers: {}, budgetBytes: 100 });
       assert.equal(writer.write(encodeEnvelope(0, new Uint8Array(60))), true);
       refused = !writer.write(encodeEnvelope(0, new Uint8Array(60)));
       writer.end(undefined);

@@ -5,6 +5,13 @@ import type { StreamProtocol } from "./stream-protocols.ts";
 
 type NodeResponse = ServerResponse | Http2ServerResponse;
 
+export interface StreamWriterOptions {
+  protocol: StreamProtocol;
+  /** Headers set before the fast path took the request (CORS). */
+  headers: OutgoingHttpHeaders;
+  budgetBytes: number;
+}
+
 /**
  * Writes one server stream's frames to its response, for the fast path.
  *
@@ -20,61 +27,88 @@ type NodeResponse = ServerResponse | Http2ServerResponse;
  * - `ready` tells a producer that can wait (the replay) to wait for `drain`.
  * - Headers go out with the first frame, so an error before any event is a
  *   gRPC "trailers-only" response, as with Connect's handlers.
+ *
+ * A class, not closures: a server holds one per open stream (tens of
+ * thousands of idle ones), and its methods are shared by all of them. Its
+ * owner calls `onClose` when the response closes.
  */
-export interface StreamWriter {
-  /** Queues a frame; false when over budget (nothing queued). */
-  write(frame: Uint8Array): boolean;
-  /** Undefined below the high-water mark; else resolves on drain (or close). */
-  ready(): Promise<void> | undefined;
-  /** Writes what is queued and ends the stream with `error` (undefined: OK). */
-  end(error: ConnectError | undefined): void;
+export class StreamWriter {
+  private readonly res: NodeResponse;
+  private readonly options: StreamWriterOptions;
+  private frames: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private headersSent = false;
+  private waiters: (() => void)[] = [];
+  private drainArmed = false;
   /** The client went away or the stream was ended. */
-  readonly closed: boolean;
-}
+  closed = false;
 
-export interface StreamWriterOptions {
-  protocol: StreamProtocol;
-  /** Headers set before the fast path took the request (CORS). */
-  headers: OutgoingHttpHeaders;
-  budgetBytes: number;
-}
-
-export function createStreamWriter(res: NodeResponse, options: StreamWriterOptions): StreamWriter {
-  const { protocol, budgetBytes } = options;
-  let frames: Uint8Array[] = [];
-  let queuedBytes = 0;
-  let headersSent = false;
-  let closed = false;
-  let waiters: (() => void)[] = [];
-
-  function release(): void {
-    const ws = waiters;
-    waiters = [];
-    for (const w of ws) w();
-  }
-  // Below the budget, or replay would be cut off instead of waiting.
-  const readyMark = Math.min(res.writableHighWaterMark, budgetBytes / 2);
-  const below = () => res.writableLength + queuedBytes < readyMark;
-  res.on("drain", release);
-  res.once("close", () => {
-    closed = true;
-    frames = [];
-    queuedBytes = 0;
-    release();
-  });
-
-  function sendHeaders(extra?: Record<string, string>): void {
-    headersSent = true;
-    res.writeHead(200, { ...options.headers, "content-type": protocol.contentType, ...extra });
+  constructor(res: NodeResponse, options: StreamWriterOptions) {
+    this.res = res;
+    this.options = options;
   }
 
-  function flush(): void {
-    if (closed || frames.length === 0) return;
-    if (!headersSent) sendHeaders();
+  /** Queues a frame; false when over budget (nothing queued). */
+  write(frame: Uint8Array): boolean {
+    if (this.closed) return true;
+    const waiting = this.res.writableLength + this.queuedBytes + frame.byteLength;
+    if (waiting > this.options.budgetBytes) return false;
+    if (this.frames.length === 0) scheduleFlush(this);
+    this.frames.push(frame);
+    this.queuedBytes += frame.byteLength;
+    return true;
+  }
+
+  /** Undefined below the high-water mark; else resolves on drain (or close). */
+  ready(): Promise<void> | undefined {
+    if (this.closed || this.below()) return undefined;
+    if (!this.drainArmed) {
+      this.drainArmed = true;
+      this.res.once("drain", () => {
+        this.drainArmed = false;
+        this.release();
+      });
+    }
+    return new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Writes what is queued and ends the stream with `error` (undefined: OK). */
+  end(error: ConnectError | undefined): void {
+    if (this.closed) return;
+    const { frame, trailers } = this.options.protocol.end(error);
+    if (frame) {
+      this.frames.push(frame);
+      this.queuedBytes += frame.byteLength;
+      this.flush();
+    } else if (!this.headersSent && this.frames.length === 0) {
+      // Trailers-only: the status travels in the headers.
+      this.sendHeaders(trailers);
+    } else {
+      this.flush();
+      if (trailers) (this.res as Http2ServerResponse).addTrailers(trailers);
+    }
+    this.closed = true;
+    this.res.end();
+  }
+
+  /** The response closed: nothing more is written, and waiting producers go on. */
+  onClose(): void {
+    this.closed = true;
+    this.frames = [];
+    this.queuedBytes = 0;
+    this.release();
+  }
+
+  /** Writes this turn's frames (once per turn for every writer that has some). */
+  flush(): void {
+    const { frames, res } = this;
+    if (this.closed || frames.length === 0) return;
+    if (!this.headersSent) this.sendHeaders();
     const write = res.write as (chunk: Uint8Array) => boolean;
     if (frames.length === 1) write.call(res, frames[0] as Uint8Array);
-    else if (queuedBytes <= joinMaxBytes) write.call(res, Buffer.concat(frames, queuedBytes));
-    else {
+    else if (this.queuedBytes <= joinMaxBytes) {
+      write.call(res, Buffer.concat(frames, this.queuedBytes));
+    } else {
       // A backlog: the shared frames themselves, so that what waits for a
       // slow client is mostly references to bytes every subscriber shares.
       const corkable = "cork" in res;
@@ -82,61 +116,41 @@ export function createStreamWriter(res: NodeResponse, options: StreamWriterOptio
       for (const frame of frames) write.call(res, frame);
       if (corkable) res.uncork();
     }
-    frames = [];
-    queuedBytes = 0;
-    if (waiters.length > 0 && below()) release();
+    this.frames = [];
+    this.queuedBytes = 0;
+    if (this.waiters.length > 0 && this.below()) this.release();
   }
 
-  return {
-    write(frame) {
-      if (closed) return true;
-      if (res.writableLength + queuedBytes + frame.byteLength > budgetBytes) return false;
-      if (frames.length === 0) scheduleFlush(flush);
-      frames.push(frame);
-      queuedBytes += frame.byteLength;
-      return true;
-    },
+  /** Below the mark where replay waits: under the budget, or it would be cut off instead. */
+  private below(): boolean {
+    const mark = Math.min(this.res.writableHighWaterMark, this.options.budgetBytes / 2);
+    return this.res.writableLength + this.queuedBytes < mark;
+  }
 
-    ready() {
-      if (closed || below()) return undefined;
-      return new Promise<void>((resolve) => waiters.push(resolve));
-    },
+  private release(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
 
-    end(error) {
-      if (closed) return;
-      const { frame, trailers } = protocol.end(error);
-      if (frame) {
-        frames.push(frame);
-        queuedBytes += frame.byteLength;
-        flush();
-      } else if (!headersSent && frames.length === 0) {
-        // Trailers-only: the status travels in the headers.
-        sendHeaders(trailers);
-      } else {
-        flush();
-        if (trailers) (res as Http2ServerResponse).addTrailers(trailers);
-      }
-      closed = true;
-      res.end();
-    },
-
-    get closed() {
-      return closed;
-    },
-  };
+  private sendHeaders(extra?: Record<string, string>): void {
+    this.headersSent = true;
+    const { headers, protocol } = this.options;
+    this.res.writeHead(200, { ...headers, "content-type": protocol.contentType, ...extra });
+  }
 }
 
 /** Frames of one turn up to this size are joined into one chunk (a small copy). */
 const joinMaxBytes = 16 * 1024;
 
 /** One setImmediate for every stream that has frames in this turn. */
-let dirty: (() => void)[] = [];
-function scheduleFlush(flush: () => void): void {
+let dirty: StreamWriter[] = [];
+function scheduleFlush(writer: StreamWriter): void {
   if (dirty.length === 0) setImmediate(flushAll);
-  dirty.push(flush);
+  dirty.push(writer);
 }
 function flushAll(): void {
-  const flushes = dirty;
+  const writers = dirty;
   dirty = [];
-  for (const flush of flushes) flush();
+  for (const writer of writers) writer.flush();
 }

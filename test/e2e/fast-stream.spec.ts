@@ -215,6 +215,22 @@ describe("the streaming fast path", () => {
       ));
   }
 
+  it("refuses an oversized request over HTTP/1.1 with an end-stream error, not a reset", () =>
+    withServer(async (server) => {
+      const big = create(SubscribeRequestSchema, { room: "r", name: "n".repeat(70_000) });
+      const res = await fetch(`${server.url}/chat.v1.ChatService/Subscribe`, {
+        method: "POST",
+        headers: { "content-type": "application/connect+proto" },
+        body: new Uint8Array(envelope(toBinary(SubscribeRequestSchema, big))),
+      });
+      const { envelopes } = parseEnvelopes(new Uint8Array(await res.arrayBuffer()));
+      assert.equal(envelopes.length, 1);
+      assert.equal(envelopes[0]?.flags, 2);
+      const end = JSON.parse(Buffer.from(envelopes[0]?.data ?? []).toString());
+      assert.equal(end.error?.code, "resource_exhausted", JSON.stringify(end));
+      await assertStillServes(server);
+    }));
+
   it("encodes Connect JSON events as Connect's own JSON", () =>
     withServer(async (server) => {
       const room = "json";

@@ -24,6 +24,10 @@ export const e2eFiles = [
   // SIGKILL right after the last acknowledgement: every acked message is
   // there after a restart, through this runtime's SQLite driver.
   "test/e2e/durability.spec.ts",
+  // /metrics (prom-client, process metrics included), /healthz, /readyz.
+  "test/e2e/metrics.spec.ts",
+  // JWTs (jose) on every protocol: who speaks, room claims, expiring streams.
+  "test/e2e/auth.spec.ts",
   // Process-level: startup line, exit codes, signals, runtime workarounds.
   "test/runtimes/startup.spec.ts",
   "test/runtimes/shutdown.spec.ts",
@@ -38,9 +42,21 @@ export const e2eFiles = [
 export const e2eNotInMatrix: Record<string, string> = {
   "test/e2e/bad-input.spec.ts": "validation and error mapping: runtime-independent code",
   "test/e2e/cli.spec.ts": "Node 20 only; test/runtimes/startup.spec.ts covers it per runtime",
+  "test/e2e/fuzz-framing.spec.ts":
+    "thousands of raw connections; asserts the in-process heap and connection count",
+  "test/e2e/fuzz-rpc.spec.ts":
+    "thousands of requests; asserts the in-process heap, connection count and log",
+  "test/e2e/hostile-connections.spec.ts":
+    "needs in-process options (timeouts, per-IP limit) and connection counts",
+  "test/e2e/hostile-rapid-reset.spec.ts":
+    "an attacker process against the in-process server; asserts its event-loop use",
   "test/e2e/limits.spec.ts": "limits read from the in-process server's options",
   "test/e2e/malformed-frames.spec.ts": "raw frames; asserts in-process subscription counts",
+  "test/e2e/metrics-in-process.spec.ts":
+    "needs the in-process server's options (store, buffer, web root) and health service",
   "test/e2e/presence.spec.ts": "presence and typing: runtime-independent core logic",
+  "test/e2e/rate-limits.spec.ts":
+    "needs in-process options (refusal hold, per-minute rates); token buckets run natively",
   "test/e2e/resume.spec.ts": "chaos proxy resume: long, runtime-independent logic",
   "test/e2e/stalled-subscriber.spec.ts": "asserts in-process subscription counts",
 };
@@ -52,11 +68,18 @@ export const e2eNotInMatrix: Record<string, string> = {
  * sqlite-store.spec.ts, so each runtime's SQLite driver is checked.
  */
 export const nativeFiles = [
+  "src/auth/authenticator.spec.ts",
+  "src/auth/checks.spec.ts",
   "src/config.spec.ts",
   "src/core/chat-rooms.spec.ts",
   "src/core/event-bus.spec.ts",
   "src/core/memory-store.spec.ts",
+  "src/node/ip-guard.spec.ts",
   "src/node/one-port-server.spec.ts",
+  "src/node/sniff.spec.ts",
+  "src/ops/metrics.spec.ts",
+  "src/ops/store-metrics.spec.ts",
+  "src/rate-limit/token-bucket.spec.ts",
   "src/services/health.spec.ts",
   "src/services/reflection.spec.ts",
   "src/sqlite/sqlite-store.spec.ts",

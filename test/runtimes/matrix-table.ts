@@ -75,6 +75,8 @@ const rows: Row[] = [
   e2e("Server", "browser client at / (static files)", /^startup .* › serves the browser client/),
   e2e("Server", "graceful shutdown (SIGTERM, SIGINT)", /^(graceful shutdown|shutdown ›)/),
   e2e("Server", "runtime workarounds", /^runtime workarounds/),
+  e2e("Server", "metrics, /healthz, /readyz", /^operator endpoints over HTTP/),
+  e2e("Server", "auth: JWTs, room claims, expiring streams", /^auth: /),
   e2e("Server", "acknowledged survives SIGKILL (SQLite)", /^a server killed with SIGKILL/),
   native(
     "Native",
@@ -84,7 +86,7 @@ const rows: Row[] = [
   native(
     "Native",
     "one-port server (sniffing, h2c + HTTP/1.1, close)",
-    /^(sniffProtocol|one-port server|shutdown ›|http2 session idle timeout)/,
+    /^(sniffProtocol|createSniffer|createIpGuard|one-port server|shutdown ›|http2 session idle timeout)/,
   ),
   native("Native", "all unit and contract suites", /./),
 ];
