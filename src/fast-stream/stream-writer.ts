@@ -19,8 +19,9 @@ export interface StreamWriterOptions {
  *   for every stream that has something (one shared `setImmediate`): under
  *   load a delivery gets cheaper, not dearer.
  * - Frames are shared by every subscriber: a turn's frames are joined into
- *   one chunk when small (one write instead of many), and written as they
- *   are otherwise, so a backlog is references to shared bytes, not copies.
+ *   one chunk when small and the client is keeping up (one write instead of
+ *   many), and written as they are otherwise, so a backlog is references to
+ *   shared bytes, not copies.
  * - `write` refuses a frame once what waits for the client (the response's
  *   buffer plus this turn's frames) exceeds `budgetBytes`: the caller ends
  *   the stream as too slow instead of buffering without bound.
@@ -106,11 +107,13 @@ export class StreamWriter {
     if (!this.headersSent) this.sendHeaders();
     const write = res.write as (chunk: Uint8Array) => boolean;
     if (frames.length === 1) write.call(res, frames[0] as Uint8Array);
-    else if (this.queuedBytes <= joinMaxBytes) {
+    else if (this.queuedBytes <= joinMaxBytes && res.writableLength === 0) {
       write.call(res, Buffer.concat(frames, this.queuedBytes));
     } else {
-      // A backlog: the shared frames themselves, so that what waits for a
-      // slow client is mostly references to bytes every subscriber shares.
+      // A client that is behind (or a large turn): the shared frames
+      // themselves, so that what waits for it is references to bytes every
+      // subscriber shares, not a copy per subscriber; Node writes what is
+      // buffered with one writev anyway.
       const corkable = "cork" in res;
       if (corkable) res.cork();
       for (const frame of frames) write.call(res, frame);
