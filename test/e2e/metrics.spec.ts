@@ -10,6 +10,7 @@ import { describe, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
 import { ChatServer } from "../../src/gen/grpc/chat_pb.ts";
+import { chosenRuntime } from "../support/runtimes.ts";
 import { eventually, withServerUnderTest } from "../support/server.ts";
 import { createTestTransport } from "./support/clients.ts";
 import {
@@ -45,9 +46,14 @@ const metricNames = [
 ];
 
 describe("operator endpoints over HTTP", () => {
-  it("/metrics and the liveness and readiness probes answer over HTTP/1.1 and h2c", () =>
+  it("/metrics and the liveness and readiness probes answer over HTTP/1.1 and h2c", (t) =>
     withServerUnderTest(async (server) => {
-      for (const get of [getHttp1, getH2c]) {
+      // Deno 2.9.6 can abort at shutdown after short h2c GETs (an nghttp2
+      // assertion, about 1 run in 5; docs/runtimes.md): h2c is checked on
+      // the other runtimes, HTTP/1.1 on all.
+      const deno = chosenRuntime() === "deno";
+      if (deno) t.diagnostic("h2c leg not run on Deno: see docs/runtimes.md");
+      for (const get of deno ? [getHttp1] : [getHttp1, getH2c]) {
         const metrics = await get(server.url, "/metrics");
         assert.equal(metrics.status, 200, get.name);
         assert.equal(metrics.contentType, "text/plain; version=0.0.4; charset=utf-8");
