@@ -1,5 +1,6 @@
 import { setMaxListeners } from "node:events";
 import type { Http2SecureServer } from "node:http2";
+import { Server as NetServer } from "node:net";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastify, { type FastifyInstance, LogController } from "fastify";
@@ -137,8 +138,8 @@ const isStreamingRequest = (path: string) => bidiPaths.has(path);
 
 /**
  * Builds the chat server without listening (tests and the entry point call
- * `app.listen`). `app.close()` is the one shutdown path: health turns
- * NOT_SERVING, open streams end with Unavailable ("reconnect and resume"),
+ * `app.listen`). `app.close()` is the one shutdown path: the listener closes,
+ * health turns NOT_SERVING, open streams end with Unavailable ("reconnect and resume"),
  * connections drain for up to `shutdownTimeoutMs`, then the store closes.
  */
 export async function buildApp(options: BuildOptions = {}): Promise<ChatServerApp> {
@@ -203,6 +204,11 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
   }
 
   app.addHook("preClose", async () => {
+    // Stop accepting first: a client that sees its stream end and reconnects
+    // must be refused, not served by a process on its way out (Fastify closes
+    // the listener only after this hook; seen racing on Bun). Fastify's own
+    // close later finds it closed, waits for the drain and carries on.
+    if (app.server.listening) NetServer.prototype.close.call(app.server);
     health.shutdown();
     shutdown.abort(
       new ConnectError("server is shutting down; reconnect and resume", Code.Unavailable),
