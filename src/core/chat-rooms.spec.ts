@@ -259,7 +259,7 @@ describe("chat rooms", () => {
       ["alice"],
     );
     assert.deepEqual(
-      rooms.members("r").map((m) => m.name),
+      (await rooms.members("r")).map((m) => m.name),
       ["alice", "bob"],
     );
     const bobSecond = rooms
@@ -270,13 +270,13 @@ describe("chat rooms", () => {
     await bobFirst.return?.(undefined);
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(
-      rooms.members("r").map((m) => m.name),
+      (await rooms.members("r")).map((m) => m.name),
       ["alice", "bob"],
       "bob still has a stream open",
     );
     await bobSecond.return?.(undefined);
     assert.deepEqual(
-      rooms.members("r").map((m) => m.name),
+      (await rooms.members("r")).map((m) => m.name),
       ["alice"],
     );
     assert.deepEqual(await aliceEvents, [
@@ -287,7 +287,7 @@ describe("chat rooms", () => {
       "left bob",
     ]);
     alice.abort();
-    assert.deepEqual(rooms.members("r"), []);
+    assert.deepEqual(await rooms.members("r"), []);
   });
 
   it("passes typing changes, but a repeated state at most once a second", async () => {

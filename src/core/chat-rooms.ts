@@ -3,7 +3,7 @@ import type { EventBus } from "./event-bus.ts";
 import type { EventSink } from "./event-sink.ts";
 import { feedIterable } from "./feed-iterable.ts";
 import type { AppendResult, MessageStore, NewMessage } from "./message-store.ts";
-import { createPresence } from "./presence.ts";
+import { createPresence, type Presence } from "./presence.ts";
 import { event, type FeedContext, runFeed, type SubscribeParams } from "./room-feed.ts";
 
 /** Default live events held per subscriber, see `ChatRoomsOptions.maxQueue`. */
@@ -38,7 +38,7 @@ export interface ChatRooms {
   /** A page of history before `beforeSeq` (0n: the newest), oldest first. */
   history(room: string, beforeSeq: bigint, limit: number): Promise<Message[]>;
   /** Who is in the room now. */
-  members(room: string): Member[];
+  members(room: string): Promise<Member[]>;
   /** Tells the room's subscribers that `name` started or stopped typing. Not stored. */
   setTyping(room: string, name: string, typing: boolean): void;
   /** Open subscriptions in a room, or in all rooms. */
@@ -48,6 +48,8 @@ export interface ChatRooms {
 export interface ChatRoomsOptions {
   store: MessageStore;
   bus: EventBus<Event>;
+  /** Who is in which room; default: held in this process, announced on `bus`. */
+  presence?: Presence;
   /**
    * Live events held per subscriber while it catches up from the store, and
    * the queue of a pulled subscription; a subscriber further behind is cut
@@ -69,11 +71,11 @@ const typingRepeatMs = 1000;
 export function createChatRooms({
   store,
   bus,
+  presence = createPresence({ bus }),
   maxQueue = defaultMaxQueue,
   replayPageSize = 100,
   heartbeatMs = 15_000,
 }: ChatRoomsOptions): ChatRooms {
-  const presence = createPresence();
   /** Last typing notice passed on per room and name, see `setTyping`. */
   const typingSeen = new Map<string, { typing: boolean; at: number }>();
   const ctx: FeedContext = { store, bus, presence, maxQueue, replayPageSize, heartbeatMs };
@@ -83,8 +85,9 @@ export function createChatRooms({
     async send(input) {
       const result = await store.append(input);
       // Publish synchronously on resolution: appends of a room resolve in
-      // seq order, so events are published in seq order.
-      if (!result.duplicate) {
+      // seq order, so events are published in seq order. A store that
+      // publishes in the append itself (Redis, atomically) is not repeated.
+      if (!result.duplicate && !store.publishesAppends) {
         bus.publish(result.message.room, event({ case: "message", value: result.message }));
       }
       return result;

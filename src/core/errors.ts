@@ -28,3 +28,20 @@ export class SeqAheadError extends Error {
     this.headSeq = headSeq;
   }
 }
+
+/**
+ * The store cannot be reached now (a shared store's connection is down).
+ * Nothing was stored; the RPC edge answers Unavailable, so the client retries.
+ */
+export class StoreUnavailableError extends Error {
+  override name = "StoreUnavailableError";
+}
+
+/**
+ * The history a live subscription was reading is gone (a shared store came
+ * back empty: a new epoch). The RPC edge answers Unavailable; the client
+ * resumes with its epoch and gets `Event.reset`.
+ */
+export class HistoryLostError extends Error {
+  override name = "HistoryLostError";
+}

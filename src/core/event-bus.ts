@@ -16,8 +16,14 @@ export interface EventBus<E> {
    * Calls `listener.onEvent` with every event of `topic` published from now
    * on, until `unlisten` (an object, not a function: a subscriber that is a
    * class instance listens without a closure of its own).
+   *
+   * Returns a promise when events published by other server instances reach
+   * the listener only once it resolves (a bus that joins the topic at a
+   * broker first); a listener reads the store after that, not before, so
+   * nothing falls between its read and its first event. Undefined when the
+   * listener hears everything at once (the in-process bus).
    */
-  listen(topic: string, listener: BusListener<E>): void;
+  listen(topic: string, listener: BusListener<E>): Promise<void> | undefined;
   /** Stops calling `listener` (no-op when it does not listen to `topic`). */
   unlisten(topic: string, listener: BusListener<E>): void;
   /** Number of listeners, for one topic or in all. For tests and metrics. */
@@ -26,6 +32,12 @@ export interface EventBus<E> {
 
 export interface BusListener<E> {
   onEvent(event: E): void;
+  /**
+   * Events may have been lost: the connection to the other instances broke
+   * and is back. The listener re-reads from the store what it may have
+   * missed (messages carry seqs; presence and typing are ephemeral).
+   */
+  onResync?(): void;
 }
 
 export function createEventBus<E>(): EventBus<E> {
@@ -45,9 +57,10 @@ export function createEventBus<E>(): EventBus<E> {
         set = new Set();
         topics.set(topic, set);
       }
-      if (set.has(listener)) return;
+      if (set.has(listener)) return undefined;
       set.add(listener);
       total++;
+      return undefined;
     },
 
     unlisten(topic, listener) {

@@ -61,6 +61,13 @@ export interface RoomBounds {
  */
 export interface MessageStore {
   readonly epoch: string;
+  /**
+   * True when `append` itself publishes the stored message on the room's
+   * cluster bus in the same atomic step (Redis), so no acknowledged message
+   * can miss the bus when an instance dies between the two: the caller
+   * must not publish it again.
+   */
+  readonly publishesAppends?: boolean;
   /** Assigns the room's next seq and the server time, and keeps the message. */
   append(message: NewMessage): Promise<AppendResult>;
   /** Up to `limit` retained messages with seq > afterSeq, oldest first. */

@@ -1,20 +1,31 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { type Member, MemberSchema } from "../gen/chat/v1/chat_pb.ts";
+import { type Event, EventSchema, type Member, MemberSchema } from "../gen/chat/v1/chat_pb.ts";
+import type { EventBus } from "./event-bus.ts";
 
 /**
  * Who is in which room: named subscriptions, counted per name, so that a
  * person with two tabs open joins once and leaves when the last one closes.
- * Ephemeral by nature: held in memory, never stored. Memory is bounded by
- * the open subscriptions (empty rooms are forgotten).
+ * Ephemeral by nature: never stored with the history.
+ *
+ * A presence announces its own changes on the room's bus (`memberJoined`
+ * when a name is new to the room, `memberLeft` after its last subscription),
+ * so that a presence shared by several server instances can decide "new to
+ * the room" where it sees every instance (see `redis/redis-presence.ts`).
+ *
+ * Contract (`presence.case.ts`): `members` reflects every `join` and `leave`
+ * made before it was called; the in-process presence answers with the state
+ * of the very turn it was called in.
  */
 export interface Presence {
-  /** Counts one more subscription of `name`; returns the member when it is new to the room. */
-  join(room: string, name: string): Member | undefined;
-  /** Counts one subscription less; true when it was the name's last one in the room. */
-  leave(room: string, name: string): boolean;
+  /** Counts one more subscription of `name`; announces `memberJoined` when the name is new to the room. */
+  join(room: string, name: string): void;
+  /** Counts one subscription less; announces `memberLeft` after the name's last one in the room. */
+  leave(room: string, name: string): void;
   /** Who is in the room, ordered by name. */
-  members(room: string): Member[];
+  members(room: string): Promise<Member[]>;
+  /** Lets go of timers and connections (a shared presence withdraws this instance's members). */
+  close(): Promise<void>;
 }
 
 interface Entry {
@@ -22,7 +33,16 @@ interface Entry {
   subscriptions: number;
 }
 
-export function createPresence(now: () => number = Date.now): Presence {
+export interface LocalPresenceOptions {
+  bus: EventBus<Event>;
+  now?: () => number;
+}
+
+/**
+ * Presence held in this process, for a single server. Memory is bounded by
+ * the open subscriptions (empty rooms are forgotten).
+ */
+export function createPresence({ bus, now = Date.now }: LocalPresenceOptions): Presence {
   const rooms = new Map<string, Map<string, Entry>>();
 
   return {
@@ -35,29 +55,36 @@ export function createPresence(now: () => number = Date.now): Presence {
       const entry = names.get(name);
       if (entry !== undefined) {
         entry.subscriptions++;
-        return undefined;
+        return;
       }
       const member = create(MemberSchema, { name, since: timestampFromMs(now()) });
       names.set(name, { member, subscriptions: 1 });
-      return member;
+      bus.publish(room, create(EventSchema, { kind: { case: "memberJoined", value: { member } } }));
     },
 
     leave(room, name) {
       const names = rooms.get(room);
       const entry = names?.get(name);
-      if (names === undefined || entry === undefined) return false;
-      if (--entry.subscriptions > 0) return false;
+      if (names === undefined || entry === undefined) return;
+      if (--entry.subscriptions > 0) return;
       names.delete(name);
       if (names.size === 0) rooms.delete(room);
-      return true;
+      bus.publish(room, create(EventSchema, { kind: { case: "memberLeft", value: { name } } }));
     },
 
     members(room) {
-      const names = rooms.get(room);
-      if (names === undefined) return [];
-      return [...names.values()]
-        .map((e) => e.member)
-        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      return Promise.resolve(sortedMembers(rooms.get(room)?.values() ?? []));
+    },
+
+    async close() {
+      rooms.clear();
     },
   };
+}
+
+/** Members ordered by name (the order `members` promises). */
+export function sortedMembers(entries: Iterable<{ member: Member }>): Member[] {
+  return [...entries]
+    .map((e) => e.member)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -1,7 +1,12 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { type Event, EventSchema, type Member, type Message } from "../gen/chat/v1/chat_pb.ts";
-import { FellBehindError, SeqAheadError, SubscriberOverflowError } from "./errors.ts";
+import {
+  FellBehindError,
+  HistoryLostError,
+  SeqAheadError,
+  SubscriberOverflowError,
+} from "./errors.ts";
 import type { BusListener, EventBus } from "./event-bus.ts";
 import type { EventSink } from "./event-sink.ts";
 import type { MessageStore } from "./message-store.ts";
@@ -88,6 +93,12 @@ class RoomFeed implements BusListener<Event> {
   /** Live events held while catching up from the store; undefined when live. */
   private held: Event[] | undefined = [];
   private done = false;
+  /** Whether this feed counted as a presence join (left again when it ends). */
+  private joined = false;
+  /** A resync arrived while catching up: catch up once more when done. */
+  private resyncPending = false;
+  /** The store's epoch the feed went live in. */
+  private epoch = "";
   private lastWrite = Date.now();
   private timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -109,19 +120,30 @@ class RoomFeed implements BusListener<Event> {
   }
 
   start(): void {
-    const { bus, presence } = this.ctx;
-    const { room, name, signal } = this.params;
+    const { room, signal } = this.params;
     // Listen before reading anything: whatever happens from here on is
     // either in the replay or in the held events (or both: dropped by seq).
-    // The member list is read in the same turn, so the joins and leaves held
-    // are exactly those that follow it.
-    bus.listen(room, this);
-    const members = presence.members(room);
-    const joined = name ? presence.join(room, name) : undefined;
-    if (joined) bus.publish(room, event({ case: "memberJoined", value: { member: joined } }));
+    const listening = this.ctx.bus.listen(room, this);
     signal.addEventListener("abort", this, { once: true });
     this.armHeartbeat(this.ctx.heartbeatMs);
-    this.replay(members).catch((e: unknown) => this.end(e));
+    this.run(listening).catch((e: unknown) => this.end(e));
+  }
+
+  private async run(listening: Promise<void> | undefined): Promise<void> {
+    // A shared bus hears other instances only once its join resolved.
+    if (listening !== undefined) await listening;
+    if (this.done) return;
+    const { presence } = this.ctx;
+    const { room, name } = this.params;
+    // The member list is read before this feed's own join and with the
+    // listener in place, so the joins and leaves held are those after it
+    // (the in-process presence answers in this very turn).
+    const members = presence.members(room);
+    if (name) {
+      presence.join(room, name);
+      this.joined = true;
+    }
+    await this.replay(await members);
   }
 
   /** The signal aborted (an EventTarget listener object: no closure per feed). */
@@ -139,9 +161,7 @@ class RoomFeed implements BusListener<Event> {
     const { room, name, signal } = this.params;
     bus.unlisten(room, this);
     signal.removeEventListener("abort", this);
-    if (name && presence.leave(room, name)) {
-      bus.publish(room, event({ case: "memberLeft", value: { name } }));
-    }
+    if (name && this.joined) presence.leave(room, name);
     this.fail(reason);
   }
 
@@ -189,6 +209,26 @@ class RoomFeed implements BusListener<Event> {
       return;
     }
     this.deliverLive(e);
+  }
+
+  /**
+   * The bus may have lost events (its broker connection came back): re-read
+   * from the store what came after the last message written, as for a hole.
+   * A store that came back with another history ends the feed; the client
+   * resumes with its epoch and gets `Event.reset`.
+   */
+  onResync(): void {
+    if (this.done) return;
+    if (this.held !== undefined) {
+      this.resyncPending = true;
+      return;
+    }
+    if (this.ctx.store.epoch !== this.epoch) {
+      this.end(new HistoryLostError(`the history of room ${this.params.room} was replaced`));
+      return;
+    }
+    this.held = [];
+    this.catchUp(this.readFrom(this.lastSeq)).catch((err: unknown) => this.end(err));
   }
 
   private deliverLive(e: Event): void {
@@ -259,6 +299,10 @@ class RoomFeed implements BusListener<Event> {
       }
       this.deliverLive(queue[i] as Event);
     }
+    if (this.resyncPending && this.held === undefined) {
+      this.resyncPending = false;
+      this.onResync();
+    }
   }
 
   // Re-armed for exactly the time left until the feed has been quiet for a
@@ -287,11 +331,13 @@ class RoomFeed implements BusListener<Event> {
   private async replay(members: Member[]): Promise<void> {
     const { store } = this.ctx;
     const { from, epoch, room } = this.params;
+    // The history this feed reads; a resync that finds another ends the feed.
+    this.epoch = store.epoch;
     const bounds = await store.bounds(room);
     let messages: AsyncIterable<Message> | Message[] = [];
     if (from.case === "afterSeq") {
-      if (epoch && epoch !== store.epoch) {
-        if (!this.write(event({ case: "reset", value: { epoch: store.epoch } }))) return;
+      if (epoch && epoch !== this.epoch) {
+        if (!this.write(event({ case: "reset", value: { epoch: this.epoch } }))) return;
         this.moveTo(bounds.firstSeq - 1n);
       } else if (from.value > bounds.headSeq) {
         throw new SeqAheadError(from.value, bounds.headSeq);
@@ -320,7 +366,7 @@ class RoomFeed implements BusListener<Event> {
     }
     const ready = event({
       case: "ready",
-      value: { headSeq: this.lastSeq, epoch: store.epoch, members },
+      value: { headSeq: this.lastSeq, epoch: this.epoch, members },
     });
     if (this.write(ready)) this.goLive();
   }

@@ -161,7 +161,7 @@ export function createChatService(
     async listMembers(req, ctx) {
       checkRead(ctx.values.get(identityKey), req.room);
       validateRequest(ListMembersRequestSchema, req);
-      return { members: rooms.members(req.room) };
+      return { members: await rooms.members(req.room) };
     },
 
     async setTyping(req, ctx) {

@@ -1,5 +1,10 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { FellBehindError, SeqAheadError } from "../core/errors.ts";
+import {
+  FellBehindError,
+  HistoryLostError,
+  SeqAheadError,
+  StoreUnavailableError,
+} from "../core/errors.ts";
 import { StorageFullError } from "../sqlite/errors.ts";
 
 /** Trailer/header telling a cut-off subscriber where to resume. */
@@ -51,6 +56,24 @@ export function toConnectError(e: unknown): ConnectError {
     return new ConnectError(
       "the server's storage is full; try again later",
       Code.ResourceExhausted,
+      undefined,
+      undefined,
+      e,
+    );
+  }
+  if (e instanceof StoreUnavailableError) {
+    return new ConnectError(
+      "the message store is unreachable; try again shortly",
+      Code.Unavailable,
+      undefined,
+      undefined,
+      e,
+    );
+  }
+  if (e instanceof HistoryLostError) {
+    return new ConnectError(
+      "the room's history was replaced; reconnect and resume",
+      Code.Unavailable,
       undefined,
       undefined,
       e,

@@ -99,7 +99,11 @@ describe("presence and typing", () => {
           await ann.stop();
           close();
         }
-        await eventually(() => server.rooms.members(room).length === 0, 3000, "everyone gone");
+        await eventually(
+          async () => (await server.rooms.members(room)).length === 0,
+          3000,
+          "everyone gone",
+        );
       }));
   }
 

@@ -99,16 +99,16 @@ async function backUp(server: TestServer, room: string, n: number): Promise<void
 
 async function assertReleased(server: TestServer, room: string): Promise<void> {
   await eventually(
-    () =>
+    async () =>
       server.rooms.subscriberCount() === 0 &&
-      server.rooms.members(room).length === 0 &&
+      (await server.rooms.members(room)).length === 0 &&
       server.streams.count() === 0,
     releaseBoundMs,
     "every subscription, presence entry and stream handler to be released",
-  ).catch((e) => {
+  ).catch(async (e) => {
     const left = {
       subscriptions: server.rooms.subscriberCount(),
-      members: server.rooms.members(room).length,
+      members: (await server.rooms.members(room)).length,
       handlers: server.streams.count(),
     };
     throw new Error(`${(e as Error).message}: ${JSON.stringify(left)} left`);

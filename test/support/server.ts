@@ -132,12 +132,12 @@ export async function subscriptionsClosed(
 
 /** Resolves once `predicate` holds, checking after each macrotask; rejects after `ms`. */
 export async function eventually(
-  predicate: () => boolean,
+  predicate: () => boolean | Promise<boolean>,
   ms = 5000,
   what = "condition",
 ): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!predicate()) {
+  while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }

@@ -1,0 +1,4 @@
+import { clusterBusContract } from "./cluster-bus.case.ts";
+import { createLocalClusterHub } from "./cluster-bus.ts";
+
+clusterBusContract("in-process hub", async () => createLocalClusterHub());
