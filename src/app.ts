@@ -7,9 +7,10 @@ import fastify, { type FastifyInstance, LogController } from "fastify";
 import { type AccessControl, createAccessControl } from "./auth/access-control.ts";
 import type { AuthenticatorOptions } from "./auth/authenticator.ts";
 import { type ChatRooms, createChatRooms } from "./core/chat-rooms.ts";
-import { createEventBus } from "./core/event-bus.ts";
+import { createEventBus, type EventBus } from "./core/event-bus.ts";
 import { createMemoryStore } from "./core/memory-store.ts";
 import type { MessageStore, RetentionPolicy } from "./core/message-store.ts";
+import { createPresence, type Presence } from "./core/presence.ts";
 import { chatStreamMethods } from "./fast-stream/chat-streams.ts";
 import { type FastStreams, registerFastStreams } from "./fast-stream/register.ts";
 import { ChatService, type Event, file_chat_v1_chat } from "./gen/chat/v1/chat_pb.ts";
@@ -32,7 +33,7 @@ import { withStoreMetrics } from "./ops/store-metrics.ts";
 import type { RateLimitOptions } from "./rate-limit/rate-limits.ts";
 import { createChatService } from "./services/chat-service.ts";
 import { createCallErrorMapper, createErrorMappingInterceptor } from "./services/error-mapping.ts";
-import { createHealthService, type HealthService } from "./services/health.ts";
+import { createHealthService, type HealthService, ServingStatus } from "./services/health.ts";
 import { registerHttp1BidiGuard } from "./services/http1-bidi-guard.ts";
 import { type ChatLimits, defaultLimits } from "./services/limits.ts";
 import { createOpenStreams, type OpenStreams } from "./services/open-streams.ts";
@@ -46,6 +47,19 @@ export interface BuildOptions {
   seedRoom?: string;
   /** History backend; the app closes it on close. Default: an in-memory store. */
   store?: MessageStore;
+  /**
+   * Events between subscribers. Default: in this process. A bus shared by
+   * several instances (see `createClusterEventBus`) makes them one chat; the
+   * app closes it (when it has `close`) before the store.
+   */
+  bus?: EventBus<Event> & { close?(): Promise<void> };
+  /** Who is in which room. Default: in this process. The app closes it first. */
+  presence?: Presence;
+  /**
+   * The state of a shared backend's connection (Redis): health is
+   * NOT_SERVING while it is down, SERVING again once it is back.
+   */
+  backendStatus?: { onStatus(listener: (up: boolean, problem?: string) => void): () => void };
   /** Retention of the default in-memory store. */
   retention?: Partial<RetentionPolicy>;
   /** Heartbeat on a live stream quiet for this long; 0 disables. Default 15 s. */
@@ -148,9 +162,12 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
   const metrics = createMetrics({ streams });
   const plainStore = options.store ?? createMemoryStore({ retention: options.retention });
   const store = withStoreMetrics(plainStore, metrics);
+  const bus: NonNullable<BuildOptions["bus"]> = options.bus ?? createEventBus<Event>();
+  const presence = options.presence ?? createPresence({ bus });
   const rooms = createChatRooms({
     store,
-    bus: createEventBus<Event>(),
+    bus,
+    presence,
     maxQueue: options.subscriberBuffer,
     heartbeatMs: options.heartbeatMs,
   });
@@ -215,8 +232,19 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
     );
   });
   app.addHook("onClose", async () => {
+    stopWatchingBackend();
+    // Presence withdraws this instance's members through the bus's backend,
+    // and the store's connection goes last.
+    await presence.close();
+    await bus.close?.();
     await store.close();
   });
+  const stopWatchingBackend =
+    options.backendStatus?.onStatus((up, problem) => {
+      if (up) app.log.info("backend reachable again: serving");
+      else app.log.warn({ problem }, "backend unreachable: not serving");
+      health.setStatus("", up ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+    }) ?? (() => {});
 
   // First: CORS preflights must be answered before any other hook replies.
   await registerWebClient(app, { root: options.webRoot, corsOrigins: options.corsOrigins });

@@ -10,8 +10,11 @@ export interface ServerConfig {
   tlsKey: string | undefined;
   logLevel: string;
   seedRoom: string;
-  store: "sqlite" | "memory";
+  store: "sqlite" | "memory" | "redis";
   dataDir: string;
+  redisUrl: string;
+  redisPrefix: string;
+  presenceLeaseMs: number;
   durability: "full" | "normal";
   historyLimit: number;
   historyMaxAgeMs: number;
@@ -104,9 +107,33 @@ const options: OptionSpec[] = [
     flag: "store",
     env: "CHAT_STORE",
     kind: "string",
-    choices: ["sqlite", "memory"],
+    choices: ["sqlite", "memory", "redis"],
     default: "sqlite",
-    help: "history store: sqlite (durable, in --data-dir) or memory (lost on restart)",
+    help: "history store: sqlite (durable, in --data-dir), memory (lost on restart) or redis (shared: every instance on one Redis is one chat)",
+  },
+  {
+    key: "redisUrl",
+    flag: "redis-url",
+    env: "CHAT_REDIS_URL",
+    kind: "string",
+    default: "redis://127.0.0.1:6379",
+    help: "with --store redis: redis:// or rediss:// URL (password in it works); a Redis Cluster node, or several seed nodes separated by commas",
+  },
+  {
+    key: "redisPrefix",
+    flag: "redis-prefix",
+    env: "CHAT_REDIS_PREFIX",
+    kind: "string",
+    default: "chat",
+    help: "with --store redis: prefix of every key and channel; instances with the same prefix share one chat",
+  },
+  {
+    key: "presenceLeaseMs",
+    flag: "presence-lease",
+    env: "CHAT_PRESENCE_LEASE",
+    kind: "duration",
+    default: "15s",
+    help: "with --store redis: a crashed instance's members leave the member list this long after its last lease renewal at the latest",
   },
   {
     key: "dataDir",

@@ -4,11 +4,12 @@
  */
 import { readFileSync } from "node:fs";
 import process from "node:process";
-import { buildApp } from "./app.ts";
+import { buildApp, type ChatServerApp } from "./app.ts";
 import type { AuthenticatorOptions } from "./auth/authenticator.ts";
 import { KeyFileError, readJwksFile, readSecretFile } from "./auth/key-files.ts";
 import { parseConfig, type ServerConfig } from "./config.ts";
 import { createMemoryStore } from "./core/memory-store.ts";
+import { openRedisBackend } from "./redis/open-redis.ts";
 import { runtimeInfo } from "./runtime.ts";
 import { DataDirError } from "./sqlite/errors.ts";
 import { openSqliteStore } from "./sqlite/open-store.ts";
@@ -32,17 +33,36 @@ async function main(): Promise<void> {
       : undefined;
   const retention = { maxMessagesPerRoom: config.historyLimit, maxAgeMs: config.historyMaxAgeMs };
   const auth = readAuthKeys(config);
+  // The backend logs through the app's logger, which exists only later.
+  let log: ChatServerApp["app"]["log"] | undefined;
+  const redis =
+    config.store === "redis"
+      ? await openRedisBackend({
+          url: config.redisUrl,
+          prefix: config.redisPrefix,
+          presenceLeaseMs: config.presenceLeaseMs,
+          retention,
+          log: {
+            warn: (fields, message) => log?.warn(fields, message),
+            error: (fields, message) => log?.error(fields, message),
+          },
+        }).catch(exitOnRedisError)
+      : undefined;
   const store =
-    config.store === "sqlite"
+    redis?.store ??
+    (config.store === "sqlite"
       ? await openSqliteStore({
           dataDir: config.dataDir,
           retention,
           durability: config.durability,
         }).catch(exitOnDataDirError)
-      : createMemoryStore({ retention });
+      : createMemoryStore({ retention }));
   const { app } = await buildApp({
     seedRoom: config.seedRoom,
     store,
+    bus: redis?.bus,
+    presence: redis?.presence,
+    backendStatus: redis?.backendStatus,
     heartbeatMs: config.heartbeatMs,
     limits: { maxTextBytes: config.maxTextBytes },
     maxRequestBytes: config.maxRequestBytes,
@@ -63,6 +83,9 @@ async function main(): Promise<void> {
       typing: config.rateLimitTyping,
     },
   });
+
+  log = app.log;
+  if (redis?.persistenceWarning !== undefined) app.log.warn(redis.persistenceWarning);
 
   let closingSince: number | undefined;
   const stop = (signal: string) => {
@@ -151,6 +174,16 @@ function isLoopback(host: string): boolean {
 function exitOnDataDirError(e: unknown): never {
   if (!(e instanceof DataDirError)) throw e;
   process.stderr.write(`${e.message}\n`);
+  process.exit(1);
+}
+
+/**
+ * A Redis that cannot be reached at startup is the operator's to fix: one
+ * line naming the server (without its password) and the cause, and exit 1.
+ */
+function exitOnRedisError(e: unknown): never {
+  const cause = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`cannot use Redis: ${cause}\n`);
   process.exit(1);
 }
 

@@ -36,13 +36,25 @@ export interface ClusterBusHandler {
 /** Makes one instance's bus, calling back `handler`. */
 export type ClusterBusConnector = (handler: ClusterBusHandler) => Promise<ClusterBus>;
 
+/** A broker in this process; see {@link createLocalClusterHub}. */
+export interface LocalClusterHub {
+  connect: ClusterBusConnector;
+  /**
+   * Drops every payload meant for `bus` (as a broker connection that is
+   * down would) until the returned function is called, which resyncs it.
+   */
+  cut(bus: ClusterBus): () => void;
+}
+
 /**
  * A broker inside one process, for tests and the contract suite: each
  * `connect` is one "instance". Delivery is asynchronous (a microtask), like
  * a real broker's, so nothing may rely on a publisher's turn.
  */
-export function createLocalClusterHub(): { connect: ClusterBusConnector } {
+export function createLocalClusterHub(): LocalClusterHub {
   const members = new Map<string, Set<ClusterBusHandler>>();
+  const handlers = new Map<ClusterBus, ClusterBusHandler>();
+  const cutOff = new Set<ClusterBusHandler>();
 
   return {
     async connect(handler) {
@@ -54,7 +66,7 @@ export function createLocalClusterHub(): { connect: ClusterBusConnector } {
           const copy = payload.slice();
           const targets = [...(members.get(topic) ?? [])];
           queueMicrotask(() => {
-            for (const target of targets) target.onMessage(topic, copy);
+            for (const target of targets) if (!cutOff.has(target)) target.onMessage(topic, copy);
           });
         },
         async join(topic) {
@@ -78,7 +90,18 @@ export function createLocalClusterHub(): { connect: ClusterBusConnector } {
           for (const topic of [...joined]) bus.leave(topic);
         },
       };
+      handlers.set(bus, handler);
       return bus;
+    },
+
+    cut(bus) {
+      const handler = handlers.get(bus);
+      if (handler === undefined) throw new Error("not a bus of this hub");
+      cutOff.add(handler);
+      return () => {
+        cutOff.delete(handler);
+        handler.onResync();
+      };
     },
   };
 }

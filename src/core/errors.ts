@@ -30,8 +30,9 @@ export class SeqAheadError extends Error {
 }
 
 /**
- * The store cannot be reached now (a shared store's connection is down).
- * Nothing was stored; the RPC edge answers Unavailable, so the client retries.
+ * The store (or the bus between instances) cannot be reached now: a shared
+ * backend's connection is down. Nothing was stored; the RPC edge answers
+ * Unavailable, so the client retries.
  */
 export class StoreUnavailableError extends Error {
   override name = "StoreUnavailableError";

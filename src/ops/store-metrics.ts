@@ -20,6 +20,7 @@ export function withStoreMetrics(store: MessageStore, metrics: ChatMetrics): Mes
     get epoch() {
       return store.epoch;
     },
+    publishesAppends: store.publishesAppends,
     async append(message) {
       const result = await timed("append", () => store.append(message));
       if (!result.duplicate) metrics.sent();

@@ -28,6 +28,8 @@ export const e2eFiles = [
   "test/e2e/metrics.spec.ts",
   // JWTs (jose) on every protocol: who speaks, room claims, expiring streams.
   "test/e2e/auth.spec.ts",
+  // --store redis: three instances on one Redis are one chat; a Redis outage.
+  "test/e2e/redis-instances.spec.ts",
   // Process-level: startup line, exit codes, signals, runtime workarounds.
   "test/runtimes/startup.spec.ts",
   "test/runtimes/shutdown.spec.ts",
@@ -64,22 +66,30 @@ export const e2eNotInMatrix: Record<string, string> = {
 /**
  * Native: the unit and contract suites run by the runtime itself (`node
  * --test`, `bun test`, `deno test`), in-process. The store contract suite
- * (src/core/message-store.case.ts) runs through memory-store.spec.ts and
- * sqlite-store.spec.ts, so each runtime's SQLite driver is checked.
+ * (src/core/message-store.case.ts) runs through memory-store.spec.ts,
+ * sqlite-store.spec.ts and redis-store.spec.ts, so each runtime's SQLite
+ * driver, and @redis/client on each runtime's node:net, are checked. The
+ * Redis spec starts its own redis-server processes (Deno: --allow-run).
  */
 export const nativeFiles = [
   "src/auth/authenticator.spec.ts",
   "src/auth/checks.spec.ts",
   "src/config.spec.ts",
   "src/core/chat-rooms.spec.ts",
+  "src/core/cluster-bus.spec.ts",
+  "src/core/cluster-event-bus.spec.ts",
   "src/core/event-bus.spec.ts",
   "src/core/memory-store.spec.ts",
+  "src/core/presence.spec.ts",
   "src/node/ip-guard.spec.ts",
   "src/node/one-port-server.spec.ts",
   "src/node/sniff.spec.ts",
   "src/ops/metrics.spec.ts",
   "src/ops/store-metrics.spec.ts",
   "src/rate-limit/token-bucket.spec.ts",
+  "src/redis/redis-bus.spec.ts",
+  "src/redis/redis-presence.spec.ts",
+  "src/redis/redis-store.spec.ts",
   "src/services/health.spec.ts",
   "src/services/reflection.spec.ts",
   "src/sqlite/sqlite-store.spec.ts",

@@ -1,0 +1,94 @@
+import type { ClusterBusConnector } from "../core/cluster-bus.ts";
+import { type ClusterEventBus, createClusterEventBus } from "../core/cluster-event-bus.ts";
+import type { MessageStore, RetentionPolicy } from "../core/message-store.ts";
+import type { Presence } from "../core/presence.ts";
+import { connectRedis, describePersistence, type RedisConnection } from "./connect.ts";
+import { createRedisBus } from "./redis-bus.ts";
+import { createRedisPresence } from "./redis-presence.ts";
+import { createRedisStore } from "./redis-store.ts";
+
+export interface OpenRedisOptions {
+  /** See `RedisConnectOptions.url`: one URL, or a cluster's seed nodes separated by commas. */
+  url: string;
+  prefix?: string;
+  retention?: Partial<RetentionPolicy>;
+  /** Presence lease; see `RedisPresenceOptions.leaseMs`. */
+  presenceLeaseMs?: number;
+  /** Where warnings and errors of the backend go (the app's logger once it exists). */
+  log: {
+    warn(fields: object, message: string): void;
+    error(fields: object, message: string): void;
+  };
+}
+
+/** What `buildApp` takes to make this instance one of many (see BuildOptions). */
+export interface RedisBackend {
+  store: MessageStore;
+  bus: ClusterEventBus;
+  presence: Presence;
+  /** The command connection's state, for health. */
+  backendStatus: Pick<RedisConnection, "onStatus">;
+  /** A warning to log at startup when Redis keeps nothing on disk; else undefined. */
+  persistenceWarning: string | undefined;
+}
+
+/**
+ * Connects this instance to a shared Redis: the store (history, seqs,
+ * epoch), the bus (one subscriber connection) and presence (leases), all on
+ * one key prefix. The store's `close` closes the connection after it, so
+ * the app's one shutdown path (presence, bus, store) lets go of everything.
+ */
+export async function openRedisBackend(options: OpenRedisOptions): Promise<RedisBackend> {
+  const { prefix, log } = options;
+  const connection = await connectRedis({ url: options.url, name: "chat" });
+  try {
+    const store = await createRedisStore({ connection, prefix, retention: options.retention });
+    const persistenceWarning = describePersistence(await connection.persistence());
+    const redisBus = createRedisBus({ connection, prefix });
+    // A resync re-reads the store: wait until it is usable again (its epoch
+    // checked), or every feed would fail its catch-up at once.
+    const connect: ClusterBusConnector = (handler) =>
+      redisBus({
+        onMessage: handler.onMessage,
+        onResync: () => {
+          void store.whenAvailable().then(() => handler.onResync());
+        },
+      });
+    const bus = await createClusterEventBus({
+      connect,
+      onError: (err, what) => log.warn({ err }, `bus: ${what} failed`),
+    });
+    const presence = createRedisPresence({
+      connection,
+      prefix,
+      leaseMs: options.presenceLeaseMs,
+      onError: (err, what) => log.warn({ err }, `presence: ${what} failed`),
+    });
+    return {
+      store: {
+        get epoch() {
+          return store.epoch;
+        },
+        publishesAppends: store.publishesAppends,
+        append: (message) => store.append(message),
+        readAfter: (room, afterSeq, limit) => store.readAfter(room, afterSeq, limit),
+        readBefore: (room, beforeSeq, limit) => store.readBefore(room, beforeSeq, limit),
+        bounds: (room) => store.bounds(room),
+        async close() {
+          try {
+            await store.close();
+          } finally {
+            await connection.close();
+          }
+        },
+      },
+      bus,
+      presence,
+      backendStatus: connection,
+      persistenceWarning,
+    };
+  } catch (e) {
+    await connection.close();
+    throw e;
+  }
+}
