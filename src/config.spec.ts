@@ -71,8 +71,24 @@ describe("config", () => {
     assert.deepEqual([c.store, c.dataDir, c.durability], ["sqlite", ".data", "full"]);
     const m = config(["--store", "memory"], { CHAT_DATA_DIR: "/var/lib/chat" });
     assert.deepEqual([m.store, m.dataDir], ["memory", "/var/lib/chat"]);
-    assert.throws(() => parseConfig(["--store", "redis"], {}), /one of sqlite, memory/);
+    assert.throws(() => parseConfig(["--store", "mysql"], {}), /one of sqlite, memory, redis/);
     assert.throws(() => parseConfig(["--durability", "none"], {}), /one of full, normal/);
+  });
+
+  it("shares history on Redis when told, at a URL, with a key prefix and a presence lease", () => {
+    const c = config([]);
+    assert.deepEqual(
+      [c.redisUrl, c.redisPrefix, c.presenceLeaseMs],
+      ["redis://127.0.0.1:6379", "chat", 15_000],
+    );
+    const r = config(["--store", "redis", "--presence-lease", "5s"], {
+      CHAT_REDIS_URL: "rediss://:pw@redis.example:6380",
+      CHAT_REDIS_PREFIX: "team",
+    });
+    assert.deepEqual(
+      [r.store, r.redisUrl, r.redisPrefix, r.presenceLeaseMs],
+      ["redis", "rediss://:pw@redis.example:6380", "team", 5000],
+    );
   });
 
   it("reads durations with units", () => {

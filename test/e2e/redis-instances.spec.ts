@@ -15,9 +15,13 @@ import {
   HealthCheckResponse_ServingStatus as ServingStatus,
 } from "../../src/gen/grpc/health/v1/health_pb.ts";
 import { runtimeUnderTest } from "../runtimes/runtime-under-test.ts";
-import { type RedisProcess, rawCommand, startRedis } from "../support/redis.ts";
+import { freePort, type RedisProcess, rawCommand, startRedis } from "../support/redis.ts";
 import { eventually } from "../support/server.ts";
-import { type SubprocessServer, startSubprocessServer } from "../support/subprocess-server.ts";
+import {
+  runToExit,
+  type SubprocessServer,
+  startSubprocessServer,
+} from "../support/subprocess-server.ts";
 import { createTestTransport, type TransportKind } from "./support/clients.ts";
 import { type RoomWatcher, watchRoom } from "./support/room-watcher.ts";
 
@@ -298,5 +302,42 @@ describe(`instances through a Redis outage (${runtimeUnderTest})`, () => {
     );
     assert.notEqual(resumed.epoch, oldEpoch);
     assert.deepEqual(resumed.messages, ["1:new1"]);
+  });
+});
+
+describe(`starting on Redis (${runtimeUnderTest})`, () => {
+  it("exits 1 with one line when Redis cannot be reached", async () => {
+    const port = await freePort();
+    const run = await runToExit(runtimeUnderTest, [
+      "--port",
+      "0",
+      "--store",
+      "redis",
+      "--redis-url",
+      `redis://:secret@127.0.0.1:${port}`,
+    ]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /^cannot use Redis: .*ECONNREFUSED/m);
+    assert.doesNotMatch(run.stderr, /secret|\n\s+at /, "no password, no stack");
+  });
+
+  it("warns at startup when Redis keeps nothing on disk, and not when it has an AOF", async () => {
+    const volatile = await startRedis({ persistence: false });
+    const durable = await startRedis({ appendfsync: "always" });
+    try {
+      const warnings = async (redis: RedisProcess) => {
+        const server = await startInstance(redis);
+        await server.close();
+        return server.log.filter((l) => l.level === 40).map((l) => l.msg);
+      };
+      assert.deepEqual(
+        (await warnings(volatile)).filter((m) => /keeps nothing on disk/.test(m)).length,
+        1,
+      );
+      assert.deepEqual(await warnings(durable), []);
+    } finally {
+      await volatile.stop();
+      await durable.stop();
+    }
   });
 });
