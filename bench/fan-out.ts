@@ -69,8 +69,10 @@ let runNumber = 0;
 export async function runFanOut(server: ServerProcess, o: FanOutOptions): Promise<FanOutResult> {
   const room = `fan-out-${++runNumber}`;
   const h2 = o.kind === "grpc-h2c";
-  const transports: BenchTransport[] = Array.from({ length: h2 ? o.h2Connections : 1 }, () =>
-    createBenchTransport(server.baseUrl, o.kind),
+  const urls = server.baseUrls ?? [server.baseUrl];
+  const transports: BenchTransport[] = Array.from(
+    { length: h2 ? o.h2Connections : urls.length },
+    (_, i) => createBenchTransport(urls[i % urls.length] as string, o.kind),
   );
   const senderTransport = createBenchTransport(server.baseUrl, "grpc-h2c");
   const clients = transports.map((t) => createClient(ChatService, t.transport));

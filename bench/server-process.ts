@@ -16,6 +16,11 @@ const clockTicks = readClockTicks();
 export interface ServerProcess {
   readonly pid: number;
   readonly baseUrl: string;
+  /**
+   * Several instances of one chat (bench/scale-out.ts): subscribers are
+   * spread over these URLs, round robin. Default: `baseUrl` alone.
+   */
+  readonly baseUrls?: readonly string[];
   /** CPU seconds (user + system, all threads) and RSS now. */
   sample(): ProcSample;
   /** Open file descriptors of the server: listening socket, connections, pipes, ... */
@@ -120,7 +125,8 @@ export async function startServer(
   return server;
 }
 
-function readProc(pid: number): ProcSample {
+/** CPU time and RSS of any process (Redis, nginx), as `ServerProcess.sample` reads the server's. */
+export function readProc(pid: number): ProcSample {
   const atMs = performance.now();
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const rssKb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? Number.NaN);

@@ -29,6 +29,8 @@ export interface RedisProcess {
   port: number;
   /** Working directory: the AOF, the log (`redis.log`). */
   dir: string;
+  /** The running server's pid (benchmarks read its CPU time); undefined while stopped. */
+  readonly pid: number | undefined;
   /** Shuts down cleanly (SIGTERM, so the AOF is flushed) and removes `dir`. */
   stop(): Promise<void>;
   /** Sends `signal` (default SIGKILL) and waits for the exit; `dir` stays for `restart`. */
@@ -217,6 +219,9 @@ async function launch(
     url: `redis://${host}:${port}`,
     port,
     dir,
+    get pid() {
+      return child?.pid;
+    },
     async stop() {
       await halt("SIGTERM");
       rmSync(dir, { recursive: true, force: true });
