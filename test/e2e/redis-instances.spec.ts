@@ -15,7 +15,14 @@ import {
   HealthCheckResponse_ServingStatus as ServingStatus,
 } from "../../src/gen/grpc/health/v1/health_pb.ts";
 import { runtimeUnderTest } from "../runtimes/runtime-under-test.ts";
-import { freePort, type RedisProcess, rawCommand, startRedis } from "../support/redis.ts";
+import {
+  freePort,
+  type RedisClusterProcess,
+  type RedisProcess,
+  rawCommand,
+  startRedis,
+  startRedisCluster,
+} from "../support/redis.ts";
 import { eventually } from "../support/server.ts";
 import {
   runToExit,
@@ -130,6 +137,17 @@ describe(`three instances on one Redis (${runtimeUnderTest})`, () => {
       () => subs.every((s) => ["ann", "bob", "cy"].every((n) => s.members.has(n))),
       5000,
       "every subscriber to hear of the other instances' members",
+    );
+    const typist = chat(b, "connect-h1");
+    await typist.client.setTyping({ room, name: "bob", typing: true });
+    typist.close();
+    await eventually(
+      () =>
+        subs.every((s) =>
+          s.events.some((e) => e.kind.case === "typing" && e.kind.value.name === "bob"),
+        ),
+      5000,
+      "bob's typing on every instance",
     );
   });
 
@@ -302,6 +320,50 @@ describe(`instances through a Redis outage (${runtimeUnderTest})`, () => {
     );
     assert.notEqual(resumed.epoch, oldEpoch);
     assert.deepEqual(resumed.messages, ["1:new1"]);
+  });
+});
+
+describe(`two instances on a Redis Cluster (${runtimeUnderTest})`, () => {
+  let cluster: RedisClusterProcess;
+  let servers: SubprocessServer[] = [];
+  const watchers: RoomWatcher[] = [];
+
+  before(async () => {
+    cluster = await startRedisCluster({ persistence: false });
+    // One seed node's URL: the cluster is detected.
+    const first = cluster.urls[0] as string;
+    servers = await Promise.all(
+      [0, 1].map(() =>
+        startSubprocessServer(runtimeUnderTest, ["--store", "redis", "--redis-url", first]),
+      ),
+    );
+  });
+  after(async () => {
+    for (const w of watchers) w.stop();
+    await Promise.all(servers.map((s) => s.close()));
+    await cluster.stop();
+  });
+
+  it("is one chat over rooms spread on every master", async () => {
+    const [a, b] = servers as [SubprocessServer, SubprocessServer];
+    // Rooms whose hash tags land on different masters.
+    const rooms = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"];
+    const subs = rooms.map((room) => watchRoom({ baseUrl: a.url, kind: "grpc", room }));
+    watchers.push(...subs);
+    await eventually(() => subs.every((s) => s.ready), 10_000, "ready");
+    const sender = chat(b);
+    for (const room of rooms) {
+      for (let i = 1; i <= 3; i++)
+        await sender.client.send({ room, sender: "s", text: `${room}${i}` });
+    }
+    sender.close();
+    await eventually(() => subs.every((s) => s.messages.length === 3), 10_000, "three per room");
+    subs.forEach((sub, i) => {
+      assert.deepEqual(
+        sub.messages,
+        [1, 2, 3].map((n) => `${n}:${rooms[i]}${n}`),
+      );
+    });
   });
 });
 
