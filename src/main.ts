@@ -42,10 +42,7 @@ async function main(): Promise<void> {
           prefix: config.redisPrefix,
           presenceLeaseMs: config.presenceLeaseMs,
           retention,
-          log: {
-            warn: (fields, message) => log?.warn(fields, message),
-            error: (fields, message) => log?.error(fields, message),
-          },
+          log: { debug: (fields, message) => log?.debug(fields, message) },
         }).catch(exitOnRedisError)
       : undefined;
   const store =

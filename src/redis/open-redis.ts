@@ -14,11 +14,12 @@ export interface OpenRedisOptions {
   retention?: Partial<RetentionPolicy>;
   /** Presence lease; see `RedisPresenceOptions.leaseMs`. */
   presenceLeaseMs?: number;
-  /** Where warnings and errors of the backend go (the app's logger once it exists). */
-  log: {
-    warn(fields: object, message: string): void;
-    error(fields: object, message: string): void;
-  };
+  /**
+   * Where the backend's failed publishes and presence updates go (the app's
+   * logger once it exists). At debug level: while Redis is down every typing
+   * notice fails, and the outage itself is logged once (health).
+   */
+  log: { debug(fields: object, message: string): void };
 }
 
 /** What `buildApp` takes to make this instance one of many (see BuildOptions). */
@@ -56,13 +57,13 @@ export async function openRedisBackend(options: OpenRedisOptions): Promise<Redis
       });
     const bus = await createClusterEventBus({
       connect,
-      onError: (err, what) => log.warn({ err }, `bus: ${what} failed`),
+      onError: (err, what) => log.debug({ err }, `bus: ${what} failed`),
     });
     const presence = createRedisPresence({
       connection,
       prefix,
       leaseMs: options.presenceLeaseMs,
-      onError: (err, what) => log.warn({ err }, `presence: ${what} failed`),
+      onError: (err, what) => log.debug({ err }, `presence: ${what} failed`),
     });
     return {
       store: {

@@ -4,6 +4,7 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Presence } from "../core/presence.ts";
 import { EventSchema, type Member, MemberSchema } from "../gen/chat/v1/chat_pb.ts";
 import { type LuaScript, luaScript, type RedisConnection } from "./connect.ts";
+import { mapError } from "./connection-errors.ts";
 import { defaultPrefix, roomChannel, roomTag } from "./keys.ts";
 
 export interface RedisPresenceOptions {
@@ -123,8 +124,12 @@ export function createRedisPresence({
     },
 
     async members(room) {
-      const entries = (await call(membersScript, room, [])) as Buffer[];
-      return membersOf(entries.map(String));
+      try {
+        const entries = (await call(membersScript, room, [])) as Buffer[];
+        return membersOf(entries.map(String));
+      } catch (e) {
+        mapError(e);
+      }
     },
 
     async close() {

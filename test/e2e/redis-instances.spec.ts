@@ -272,6 +272,12 @@ describe(`instances through a Redis outage (${runtimeUnderTest})`, () => {
     );
     assert.equal(error?.code, Code.Unavailable, String(error));
     assert.ok(Date.now() - started < 2000, `failed after ${Date.now() - started} ms`);
+    const members = await memberNames(a, room).catch((e: unknown) => ConnectError.from(e));
+    assert.equal((members as ConnectError).code, Code.Unavailable, String(members));
+    const newcomer = watchRoom({ baseUrl: a.url, kind: "connect-h1", room });
+    watchers.push(newcomer);
+    await eventually(() => newcomer.ended !== undefined, 5000, "a new stream to be refused");
+    assert.equal(newcomer.ended?.code, "Unavailable", newcomer.ended?.message);
     await eventually(async () => (await healthOf(a)) === "NOT_SERVING", 5000, "health NOT_SERVING");
 
     await redis.restart();
