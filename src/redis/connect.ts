@@ -30,6 +30,22 @@ export interface LuaScript {
   readonly sha1: string;
 }
 
+/**
+ * Lua for protobuf varints, shared by the scripts that write protobuf bytes
+ * (the stored message, the presence events). Lua numbers are doubles:
+ * exact up to 2^53, far above any seq, length or time here.
+ */
+export const luaVarint = `
+local function varint(n)
+  local out = ''
+  while n >= 128 do
+    out = out .. string.char(n % 128 + 128)
+    n = math.floor(n / 128)
+  end
+  return out .. string.char(n)
+end
+`;
+
 export function luaScript(source: string): LuaScript {
   return { source, sha1: createHash("sha1").update(source).digest("hex") };
 }

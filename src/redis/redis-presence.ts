@@ -3,7 +3,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Presence } from "../core/presence.ts";
 import { EventSchema, type Member, MemberSchema } from "../gen/chat/v1/chat_pb.ts";
-import { type LuaScript, luaScript, type RedisConnection } from "./connect.ts";
+import { type LuaScript, luaScript, luaVarint, type RedisConnection } from "./connect.ts";
 import { mapError } from "./connection-errors.ts";
 import { defaultPrefix, roomChannel, roomTag } from "./keys.ts";
 
@@ -165,18 +165,10 @@ function membersOf(entries: string[]): Member[] {
  * protobuf bytes of an Event{memberLeft{name}} (field 4, and MemberLeft's
  * field 1, both length-delimited).
  */
-const common = `
+const common = `${luaVarint}
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function varint(n)
-  local out = ''
-  while n >= 128 do
-    out = out .. string.char(n % 128 + 128)
-    n = math.floor(n / 128)
-  end
-  return out .. string.char(n)
 end
 local function left_event(name)
   local inner = '\\10' .. varint(#name) .. name

@@ -1,7 +1,7 @@
-import { luaScript } from "./connect.ts";
+import { luaScript, luaVarint } from "./connect.ts";
 
 /** Lua helpers shared by both scripts. Numbers are doubles: exact up to 2^53, far above any seq. */
-const luaCommon = `
+const luaCommon = `${luaVarint}
 local function field(entry, name)
   local f = entry[2]
   for i = 1, #f, 2 do if f[i] == name then return f[i + 1] end end
@@ -36,14 +36,6 @@ local max, idKey = tonumber(ARGV[5]), ARGV[6]
 local roomEpoch = redis.call('HGET', meta, 'epoch')
 if roomEpoch and roomEpoch ~= epoch and ARGV[2] ~= '1' then return {'epoch', roomEpoch} end
 
-local function varint(n)
-  local out = ''
-  while n >= 128 do
-    out = out .. string.char(n % 128 + 128)
-    n = math.floor(n / 128)
-  end
-  return out .. string.char(n)
-end
 -- Drops the given oldest entries and, with them, their idempotency keys.
 local function drop(entries)
   if #entries == 0 then return end
