@@ -389,6 +389,36 @@ describe(`starting on Redis (${runtimeUnderTest})`, () => {
     assert.doesNotMatch(run.stderr, /secret|\n\s+at /, "no password, no stack");
   });
 
+  it("gives the password in the URL, and exits 1 without showing it when it is wrong", async () => {
+    const redis = await startRedis({ requirepass: "s3cret-pw" });
+    try {
+      const url = (password: string) => redis.url.replace("redis://", `redis://:${password}@`);
+      const server = await startSubprocessServer(runtimeUnderTest, [
+        "--store",
+        "redis",
+        "--redis-url",
+        url("s3cret-pw"),
+      ]);
+      const { client, close } = chat(server);
+      assert.equal((await client.send({ room: "pw", sender: "s", text: "hi" })).seq, 1n);
+      close();
+      await server.close();
+      const wrong = await runToExit(runtimeUnderTest, [
+        "--port",
+        "0",
+        "--store",
+        "redis",
+        "--redis-url",
+        url("wrong-pw"),
+      ]);
+      assert.equal(wrong.code, 1, wrong.stderr);
+      assert.match(wrong.stderr, /^cannot use Redis: /m);
+      assert.doesNotMatch(wrong.stderr, /wrong-pw|s3cret-pw|\n\s+at /);
+    } finally {
+      await redis.stop();
+    }
+  });
+
   it("warns at startup when Redis keeps nothing on disk, and not when it has an AOF", async () => {
     const volatile = await startRedis({ persistence: false });
     const durable = await startRedis({ appendfsync: "always" });

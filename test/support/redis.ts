@@ -21,6 +21,8 @@ export interface RedisOptions {
    * and they fork in the background.
    */
   persistence?: boolean;
+  /** A password clients must give (`redis://:password@…`). Default none. */
+  requirepass?: string;
 }
 
 export interface RedisProcess {
@@ -143,7 +145,8 @@ async function waitForPing(port: number, child: ChildProcess, dir: string): Prom
       );
     }
     const reply = await rawCommand(port, ["PING"], 500).catch((e: Error) => e.message);
-    if (reply === "+PONG") return;
+    // NOAUTH: up, and asking for the password it was started with.
+    if (reply === "+PONG" || reply.startsWith("-NOAUTH")) return;
     if (Date.now() > deadline) throw new Error(`redis-server on port ${port}: ${reply}`);
     // Not listening yet, or still loading its data: ask again shortly.
     await new Promise((resolve) => setTimeout(resolve, 10));
@@ -169,6 +172,7 @@ function serverArgs(port: number, options: RedisOptions, extra: string[]): strin
     aof ? "yes" : "no",
     "--appendfsync",
     options.appendfsync ?? "always",
+    ...(options.requirepass === undefined ? [] : ["--requirepass", options.requirepass]),
     ...extra,
   ];
 }
