@@ -5,6 +5,7 @@ import { feedIterable } from "./feed-iterable.ts";
 import type { AppendResult, MessageStore, NewMessage } from "./message-store.ts";
 import { createPresence, type Presence } from "./presence.ts";
 import { event, type FeedContext, runFeed, type SubscribeParams } from "./room-feed.ts";
+import { createTypingThrottle } from "./typing-throttle.ts";
 
 /** Default live events held per subscriber, see `ChatRoomsOptions.maxQueue`. */
 export const defaultMaxQueue = 1024;
@@ -65,9 +66,6 @@ export interface ChatRoomsOptions {
   heartbeatMs?: number;
 }
 
-/** Repeats of the same typing state pass at most this often per name. */
-const typingRepeatMs = 1000;
-
 export function createChatRooms({
   store,
   bus,
@@ -76,8 +74,7 @@ export function createChatRooms({
   replayPageSize = 100,
   heartbeatMs = 15_000,
 }: ChatRoomsOptions): ChatRooms {
-  /** Last typing notice passed on per room and name, see `setTyping`. */
-  const typingSeen = new Map<string, { typing: boolean; at: number }>();
+  const typing = createTypingThrottle();
   const ctx: FeedContext = { store, bus, presence, maxQueue, replayPageSize, heartbeatMs };
   const feed = (params: SubscribeParams, sink: EventSink) => runFeed(ctx, params, sink);
 
@@ -109,17 +106,9 @@ export function createChatRooms({
       return presence.members(room);
     },
 
-    setTyping(room, name, typing) {
-      // A client repeating "still typing" on every keystroke would flood
-      // every subscriber's buffer: pass a repeat of the same state at most
-      // once per second per name. Changes always pass.
-      const key = `${room}\u0000${name}`;
-      const last = typingSeen.get(key);
-      const now = Date.now();
-      if (last !== undefined && last.typing === typing && now - last.at < typingRepeatMs) return;
-      if (typingSeen.size >= 10_000) typingSeen.clear();
-      typingSeen.set(key, { typing, at: now });
-      bus.publish(room, event({ case: "typing", value: { name, typing } }));
+    setTyping(room, name, isTyping) {
+      if (!typing.pass(room, name, isTyping)) return;
+      bus.publish(room, event({ case: "typing", value: { name, typing: isTyping } }));
     },
 
     subscriberCount(room) {
