@@ -1,16 +1,12 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { type Event, EventSchema, type Member, type Message } from "../gen/chat/v1/chat_pb.ts";
-import {
-  FellBehindError,
-  HistoryLostError,
-  SeqAheadError,
-  SubscriberOverflowError,
-} from "./errors.ts";
+import { FellBehindError, HistoryLostError, SubscriberOverflowError } from "./errors.ts";
 import type { BusListener, EventBus } from "./event-bus.ts";
 import type { EventSink } from "./event-sink.ts";
 import type { MessageStore } from "./message-store.ts";
 import type { Presence } from "./presence.ts";
+import { planReplay } from "./replay-plan.ts";
 
 /** Where a subscription's replay starts. */
 export type ReplayFrom =
@@ -334,24 +330,21 @@ class RoomFeed implements BusListener<Event> {
     // The history this feed reads; a resync that finds another ends the feed.
     this.epoch = store.epoch;
     const bounds = await store.bounds(room);
+    const plan = planReplay(from, epoch, this.epoch, bounds);
     let messages: AsyncIterable<Message> | Message[] = [];
-    if (from.case === "afterSeq") {
-      if (epoch && epoch !== this.epoch) {
-        if (!this.write(event({ case: "reset", value: { epoch: this.epoch } }))) return;
-        this.moveTo(bounds.firstSeq - 1n);
-      } else if (from.value > bounds.headSeq) {
-        throw new SeqAheadError(from.value, bounds.headSeq);
-      } else {
-        this.moveTo(from.value);
+    if (plan.kind === "after") {
+      if (plan.reset !== undefined) {
+        if (!this.write(event({ case: "reset", value: { epoch: plan.reset } }))) return;
       }
+      this.moveTo(plan.afterSeq);
       messages = this.readFrom(this.lastSeq);
-    } else if (from.case === "last") {
+    } else if (plan.kind === "last") {
       // One page read backwards, complete up to the head at that moment;
       // anything newer is already held.
-      messages = await store.readBefore(room, 0n, from.value);
+      messages = await store.readBefore(room, 0n, plan.count);
       this.moveTo((messages[0]?.seq ?? bounds.headSeq + 1n) - 1n);
     } else {
-      this.moveTo(bounds.headSeq);
+      this.moveTo(plan.afterSeq);
     }
     if (!(await this.writeAll(messages))) return;
     // Everything up to the head read above was committed, so what the

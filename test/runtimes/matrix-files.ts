@@ -81,6 +81,7 @@ export const nativeFiles = [
   "src/core/event-bus.spec.ts",
   "src/core/memory-store.spec.ts",
   "src/core/presence.spec.ts",
+  "src/core/replay-plan.spec.ts",
   "src/core/typing-throttle.spec.ts",
   "src/node/ip-guard.spec.ts",
   "src/node/one-port-server.spec.ts",
