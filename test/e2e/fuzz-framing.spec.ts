@@ -6,24 +6,20 @@
  * sends and receives on a connection of its own. Cases come from a seeded PRNG: a failure
  * prints the seed, and `FUZZ_SEED=<seed>` replays it.
  */
-import assert from "node:assert/strict";
 import * as net from "node:net";
-import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import { startServer } from "../support/server.ts";
 import { type ByteCase, drawByteCase, splitWrites } from "./support/fuzz-bytes.ts";
+import { errorLines, fuzzRound } from "./support/fuzz-round.ts";
 import {
-  assertHeapNear,
   bystander,
   connectionsDropTo,
   createRandom,
   fuzzSeed,
   type Random,
   runPool,
-  settledHeapBytes,
   withSeed,
 } from "./support/hostile.ts";
-import { subscribe } from "./support/subscribe.ts";
 import { assertStillServes } from "./support/with-server.ts";
 
 /** `FUZZ_CASES` runs more (or fewer), for a longer hunt than `npm test` affords. */
@@ -79,16 +75,7 @@ describe("fuzz: sniffing and framing", { timeout: 120_000 }, () => {
   it(`${cases} hostile connections: no crash, no 5xx, memory and connections back to baseline, a bystander served throughout`, async (t) => {
     const seed = fuzzSeed();
     t.diagnostic(`seed ${seed}`);
-    const errors: string[] = [];
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        for (const line of String(chunk).split("\n").filter(Boolean)) {
-          const entry = JSON.parse(line) as { level: number; msg: string };
-          if (entry.level >= 50) errors.push(line.slice(0, 4000));
-        }
-        done();
-      },
-    });
+    const { stream: sink, errors } = errorLines();
     const server = await startServer({
       // pino takes a stream next to the level; BuildOptions names only the level.
       logger: { level: "warn", stream: sink } as { level: string },
@@ -100,60 +87,29 @@ describe("fuzz: sniffing and framing", { timeout: 120_000 }, () => {
     try {
       await withSeed(seed, async () => {
         const random = createRandom(seed);
-        const run = async (count: number, faults: string[]) => {
-          const drawn = Array.from({ length: count }, () => {
-            const c = drawByteCase(random);
-            return { c, caseSeed: random.int(2 ** 31) + 1 };
-          });
-          await runPool(drawn, concurrency, async ({ c, caseSeed }, i) => {
-            const response = await runCase(server.port, c, createRandom(caseSeed));
-            const fault = serverFault(response);
-            if (fault !== undefined) faults.push(`case ${i} (${c.kind}): ${fault}`);
-          });
-        };
-        // Warm up (JIT, lazily built tables), then take the baselines.
-        await run(100, []);
-
-        const sub = subscribe(client, { room: "bystander" });
-        await sub.waitForReady(3000);
-
-        await connectionsDropTo(server, 1, 3000);
-
-        const heapBefore = await settledHeapBytes();
-
-        let sent = 0;
-        let fuzzing = true;
-        const sending = (async () => {
-          while (fuzzing) {
-            await client.send(
-              { room: "bystander", sender: "bystander", text: `m${sent}` },
-              { signal: AbortSignal.timeout(3000) },
-            );
-            sent++;
-            await new Promise((resolve) => setTimeout(resolve, 100));
-          }
-        })();
-        const faults: string[] = [];
-        const started = performance.now();
-        try {
-          await run(cases, faults);
-        } finally {
-          fuzzing = false;
-          await sending;
-        }
-        t.diagnostic(`${cases} cases in ${Math.round(performance.now() - started)} ms`);
-        assert.deepEqual(faults.slice(0, 20), [], `${faults.length} faults`);
-        await sub.waitForMessages(sent, 3000);
-        assert.ok(sent >= 20, `the bystander sent ${sent} messages`);
-        await sub.cancel();
-
-        // Every slot released: only the bystander's connection is left.
-        const releasedMs = await connectionsDropTo(server, 1, caseCapMs + 2000);
-        const heapAfter = await assertHeapNear(heapBefore, 16e6);
-        t.diagnostic(
-          `connections back in ${Math.round(releasedMs)} ms; heap ${(heapBefore / 1e6).toFixed(1)} -> ${(heapAfter / 1e6).toFixed(1)} MB`,
-        );
-        assert.deepEqual(errors.slice(0, 5), [], `${errors.length} error lines logged`);
+        await fuzzRound({
+          t,
+          server,
+          client,
+          cases,
+          errors,
+          faultsShown: 20,
+          releaseMs: caseCapMs + 2000,
+          async run(count, faults) {
+            const drawn = Array.from({ length: count }, () => {
+              const c = drawByteCase(random);
+              return { c, caseSeed: random.int(2 ** 31) + 1 };
+            });
+            await runPool(drawn, concurrency, async ({ c, caseSeed }, i) => {
+              const response = await runCase(server.port, c, createRandom(caseSeed));
+              const fault = serverFault(response);
+              if (fault !== undefined) faults.push(`case ${i} (${c.kind}): ${fault}`);
+            });
+          },
+          beforeBaseline: async () => {
+            await connectionsDropTo(server, 1, 3000);
+          },
+        });
       });
       await assertStillServes(server);
     } finally {

@@ -8,7 +8,6 @@
  * seeded PRNG: a failure prints the seed, and `FUZZ_SEED=<seed>` replays it.
  */
 import assert from "node:assert/strict";
-import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import { startServer } from "../support/server.ts";
 import {
@@ -22,17 +21,8 @@ import {
   requestFor,
 } from "./support/fuzz-calls.ts";
 import { fuzzBinary, fuzzJson, fuzzMethods } from "./support/fuzz-messages.ts";
-import {
-  assertHeapNear,
-  bystander,
-  connectionsDropTo,
-  createRandom,
-  fuzzSeed,
-  runPool,
-  settledHeapBytes,
-  withSeed,
-} from "./support/hostile.ts";
-import { subscribe } from "./support/subscribe.ts";
+import { errorLines, fuzzRound } from "./support/fuzz-round.ts";
+import { bystander, createRandom, fuzzSeed, runPool, withSeed } from "./support/hostile.ts";
 import { assertStillServes } from "./support/with-server.ts";
 
 /** `FUZZ_CASES` runs more (or fewer), for a longer hunt than `npm test` affords. */
@@ -71,16 +61,7 @@ describe("fuzz: RPC inputs", { timeout: 120_000 }, () => {
   it(`${cases} random protobuf and JSON requests to every method over every protocol: proper statuses, memory and connections back to baseline`, async (t) => {
     const seed = fuzzSeed();
     t.diagnostic(`seed ${seed}`);
-    const errors: string[] = [];
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        for (const line of String(chunk).split("\n").filter(Boolean)) {
-          const entry = JSON.parse(line) as { level: number };
-          if (entry.level >= 50) errors.push(line.slice(0, 2000));
-        }
-        done();
-      },
-    });
+    const { stream: sink, errors } = errorLines();
     const server = await startServer({
       // pino takes a stream next to the level; BuildOptions names only the level.
       logger: { level: "warn", stream: sink } as { level: string },
@@ -93,75 +74,48 @@ describe("fuzz: RPC inputs", { timeout: 120_000 }, () => {
       await withSeed(seed, async () => {
         const random = createRandom(seed);
         const tally = new Map<string, number>();
-        const run = async (count: number, faults: string[]) => {
-          const drawn = Array.from({ length: count }, () => ({
-            m: random.pick(fuzzMethods),
-            protocol: random.pick(protocols),
-            json: random.chance(0.4),
-            caseSeed: random.int(2 ** 31) + 1,
-          }));
-          await runPool(drawn, concurrency, async ({ m, protocol, json, caseSeed }, i) => {
-            const r = createRandom(caseSeed);
-            const message = json ? fuzzJson(r, m) : fuzzBinary(r, m);
-            const request = requestFor(protocol, m, json, message, r);
-            const what = `case ${i} ${m.path} ${protocol} ${json ? "json" : "proto"} ${message.toString("hex").slice(0, 80)}`;
-            try {
-              const answer = protocol.endsWith("h1")
-                ? await callH1(server.port, h1.pick(r), m.path, request)
-                : await callH2(h2.pick(r), m.path, request);
-              const result = outcome(protocol, m, answer);
-              tally.set(result, (tally.get(result) ?? 0) + 1);
-              if (isServerFault(result)) faults.push(`${what}: ${result}`);
-            } catch (e) {
-              faults.push(`${what}: ${(e as Error).message}`);
-            }
-          });
-        };
-        // Warm up, then take the baselines.
-        await run(100, []);
-        const sub = subscribe(client, { room: "bystander" });
-        await sub.waitForReady(3000);
-        const heapBefore = await settledHeapBytes();
-
-        let sent = 0;
-        let fuzzing = true;
-        const sending = (async () => {
-          while (fuzzing) {
-            await client.send(
-              { room: "bystander", sender: "bystander", text: `m${sent}` },
-              { signal: AbortSignal.timeout(3000) },
-            );
-            sent++;
-            await new Promise((resolve) => setTimeout(resolve, 100));
-          }
-        })();
-        const faults: string[] = [];
-        const started = performance.now();
-        try {
-          await run(cases, faults);
-        } finally {
-          fuzzing = false;
-          await sending;
-        }
-        t.diagnostic(`${cases} cases in ${Math.round(performance.now() - started)} ms`);
-        t.diagnostic(
-          [...tally]
-            .sort((a, b) => b[1] - a[1])
-            .map(([k, n]) => `${k}: ${n}`)
-            .join(", "),
-        );
-        assert.deepEqual(faults.slice(0, 10), [], `${faults.length} faults`);
-        await sub.waitForMessages(sent, 3000);
-        await sub.cancel();
-
-        h1.close();
-        h2.close();
-        const releasedMs = await connectionsDropTo(server, 1, 3000);
-        const heapAfter = await assertHeapNear(heapBefore, 16e6);
-        t.diagnostic(
-          `connections back in ${Math.round(releasedMs)} ms; heap ${(heapBefore / 1e6).toFixed(1)} -> ${(heapAfter / 1e6).toFixed(1)} MB`,
-        );
-        assert.deepEqual(errors.slice(0, 5), [], `${errors.length} error lines logged`);
+        await fuzzRound({
+          t,
+          server,
+          client,
+          cases,
+          errors,
+          faultsShown: 10,
+          releaseMs: 3000,
+          async run(count, faults) {
+            const drawn = Array.from({ length: count }, () => ({
+              m: random.pick(fuzzMethods),
+              protocol: random.pick(protocols),
+              json: random.chance(0.4),
+              caseSeed: random.int(2 ** 31) + 1,
+            }));
+            await runPool(drawn, concurrency, async ({ m, protocol, json, caseSeed }, i) => {
+              const r = createRandom(caseSeed);
+              const message = json ? fuzzJson(r, m) : fuzzBinary(r, m);
+              const request = requestFor(protocol, m, json, message, r);
+              const what = `case ${i} ${m.path} ${protocol} ${json ? "json" : "proto"} ${message.toString("hex").slice(0, 80)}`;
+              try {
+                const answer = protocol.endsWith("h1")
+                  ? await callH1(server.port, h1.pick(r), m.path, request)
+                  : await callH2(h2.pick(r), m.path, request);
+                const result = outcome(protocol, m, answer);
+                tally.set(result, (tally.get(result) ?? 0) + 1);
+                if (isServerFault(result)) faults.push(`${what}: ${result}`);
+              } catch (e) {
+                faults.push(`${what}: ${(e as Error).message}`);
+              }
+            });
+          },
+          afterRun: () => {
+            h1.close();
+            h2.close();
+          },
+          describeRun: () =>
+            [...tally]
+              .sort((a, b) => b[1] - a[1])
+              .map(([k, n]) => `${k}: ${n}`)
+              .join(", "),
+        });
       });
       await assertStillServes(server);
     } finally {
