@@ -4,52 +4,27 @@
  * the room resumed) when the one in use expires.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { createClient } from "@connectrpc/connect";
-import type { Browser } from "playwright-core";
 import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
-import { createTestTransport, type TestTransport } from "../e2e/support/clients.ts";
 import { bearer, testSecret, token } from "../e2e/support/tokens.ts";
-import { startServer, type TestServer } from "../support/server.ts";
-import {
-  ensureWebClientBuilt,
-  launchBrowser,
-  newPage,
-  say,
-  waitForMessage,
-  waitLive,
-} from "./support/browser.ts";
+import { newPage, say, waitForMessage, waitLive } from "./support/browser.ts";
+import { useBrowserEnv } from "./support/browser-env.ts";
 
-let server: TestServer;
-let browser: Browser;
-let grpc: TestTransport;
-
-before(async () => {
-  await ensureWebClientBuilt();
-  [server, browser] = await Promise.all([
-    startServer({ auth: { secret: testSecret } }),
-    launchBrowser(),
-  ]);
-  grpc = createTestTransport(server.url, "grpc");
-});
-after(async () => {
-  grpc?.close();
-  await browser?.close();
-  await server?.close();
-});
+const env = useBrowserEnv({ auth: { secret: testSecret } });
 
 describe("browser client with auth on", () => {
   it("joins with ?token=, speaks as the token's name, and takes the token out of the URL", async () => {
     const room = "auth-url";
     const jwt = await token("u-ann", { name: "ann" });
-    const page = await newPage(browser);
-    await page.goto(`${server.url}/?${new URLSearchParams({ room, token: jwt })}`);
+    const page = await newPage(env.browser);
+    await page.goto(`${env.server.url}/?${new URLSearchParams({ room, token: jwt })}`);
     await waitLive(page);
     assert.doesNotMatch(page.url(), /token=/);
     await page.locator("#members li.own", { hasText: "ann (you)" }).waitFor();
     await say(page, "signed in");
     await waitForMessage(page, "signed in");
-    const client = createClient(ChatService, grpc.transport);
+    const client = createClient(ChatService, env.grpc.transport);
     const history = await client.getHistory({ room }, bearer(jwt));
     assert.deepEqual(
       history.messages.map((m) => [m.sender, m.text]),
@@ -59,8 +34,8 @@ describe("browser client with auth on", () => {
   });
 
   it("takes a token typed into the join form, and names the user after it", async () => {
-    const page = await newPage(browser);
-    await page.goto(server.url);
+    const page = await newPage(env.browser);
+    await page.goto(env.server.url);
     await page.getByLabel("Room", { exact: true }).fill("auth-form");
     await page.getByLabel("Token").fill(await token("u-bob", { name: "bob" }));
     await page.getByLabel("Token").dispatchEvent("change");
@@ -75,15 +50,15 @@ describe("browser client with auth on", () => {
     const room = "auth-expiry";
     const short = await token("u-cat", { name: "cat", ttlSec: 2, now: () => Date.now() - 500 });
     const fresh = await token("u-cat", { name: "cat" });
-    const page = await newPage(browser);
+    const page = await newPage(env.browser);
     const prompts: string[] = [];
     page.on("dialog", (dialog) => {
       prompts.push(dialog.message());
       void dialog.accept(fresh);
     });
-    await page.goto(`${server.url}/?${new URLSearchParams({ room, token: short })}`);
+    await page.goto(`${env.server.url}/?${new URLSearchParams({ room, token: short })}`);
     await waitLive(page);
-    const client = createClient(ChatService, grpc.transport);
+    const client = createClient(ChatService, env.grpc.transport);
     const other = bearer(await token("u-dan", { name: "dan" }));
     // The token expires at the latest 1.5 s after minting: a message after that.
     await new Promise((r) => setTimeout(r, 2000));

@@ -6,51 +6,35 @@
  * only as a name or a sender, a gRPC client plays them (cheaper than a page).
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { createClient } from "@connectrpc/connect";
-import type { Browser } from "playwright-core";
 import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
-import { createTestTransport, type TestTransport } from "../e2e/support/clients.ts";
-import { eventually, startServer, type TestServer } from "../support/server.ts";
+import { eventually } from "../support/server.ts";
 import {
-  ensureWebClientBuilt,
   joinByKeyboard,
   joinByUrl,
-  launchBrowser,
   messageTexts,
   newPage,
   say,
   screenshot,
   waitForMessage,
 } from "./support/browser.ts";
+import { useBrowserEnv } from "./support/browser-env.ts";
 
-let server: TestServer;
-let browser: Browser;
-let grpc: TestTransport;
-
-before(async () => {
-  await ensureWebClientBuilt();
-  [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-  grpc = createTestTransport(server.url, "grpc");
-});
-after(async () => {
-  grpc?.close();
-  await browser?.close();
-  await server?.close();
-});
+const env = useBrowserEnv();
 
 describe("browser client", () => {
   it("two pages and a gRPC client chat in one room, with history, presence and typing", async () => {
     const room = "chat-1";
-    const client = createClient(ChatService, grpc.transport);
+    const client = createClient(ChatService, env.grpc.transport);
     await client.send({ room, sender: "carol", text: "from before anyone came" });
 
-    const ann = await newPage(browser);
-    await joinByKeyboard(ann, server.url, "ann", room);
+    const ann = await newPage(env.browser);
+    await joinByKeyboard(ann, env.server.url, "ann", room);
     // The message box has focus after joining: a keyboard user just types.
     assert.equal(await ann.evaluate(() => document.activeElement?.id), "text");
-    const bob = await newPage(browser);
-    await joinByUrl(bob, server.url, { name: "bob", room });
+    const bob = await newPage(env.browser);
+    await joinByUrl(bob, env.server.url, { name: "bob", room });
 
     for (const page of [ann, bob]) {
       await waitForMessage(page, "from before anyone came");
@@ -118,8 +102,8 @@ describe("browser client", () => {
 
   it("sends once on a slow network however often Enter is pressed, showing it as pending", async () => {
     const room = "slow-net";
-    const page = await newPage(browser);
-    await joinByUrl(page, server.url, { name: "sam", room });
+    const page = await newPage(env.browser);
+    await joinByUrl(page, env.server.url, { name: "sam", room });
     let sendCalls = 0;
     await page.route("**/chat.v1.ChatService/Send", async (route) => {
       sendCalls++;
@@ -134,7 +118,7 @@ describe("browser client", () => {
     await page.locator("#pending li.pending", { hasText: "only once please" }).waitFor();
     await waitForMessage(page, "only once please");
     await page.locator("#pending li").waitFor({ state: "detached" });
-    const history = await createClient(ChatService, grpc.transport).getHistory({ room });
+    const history = await createClient(ChatService, env.grpc.transport).getHistory({ room });
     assert.deepEqual(
       history.messages.map((m) => m.text),
       ["only once please"],
@@ -145,8 +129,8 @@ describe("browser client", () => {
 
   it("retries a send whose response was lost with the same client_id; the room gets it once", async () => {
     const room = "lost-ack";
-    const page = await newPage(browser);
-    await joinByUrl(page, server.url, { name: "lou", room });
+    const page = await newPage(env.browser);
+    await joinByUrl(page, env.server.url, { name: "lou", room });
     const clientIds: string[] = [];
     await page.route("**/chat.v1.ChatService/Send", async (route) => {
       clientIds.push(JSON.parse(route.request().postData() ?? "{}").clientId);
@@ -168,7 +152,7 @@ describe("browser client", () => {
     assert.equal(clientIds.length, 2, "one retry, then acknowledged");
     assert.equal(clientIds[0], clientIds[1]);
     assert.match(clientIds[0] ?? "", /^[0-9a-f-]{36}$/);
-    const history = await createClient(ChatService, grpc.transport).getHistory({ room });
+    const history = await createClient(ChatService, env.grpc.transport).getHistory({ room });
     assert.deepEqual(
       history.messages.map((m) => m.text),
       ["stored once"],
@@ -180,11 +164,11 @@ describe("browser client", () => {
   it("shows HTML in messages and names as literal text", async () => {
     const room = "escaping";
     const html = `<img src=x onerror="document.title='pwned'"><b>bold</b>`;
-    const page = await newPage(browser);
-    await joinByUrl(page, server.url, { name: "vic", room });
+    const page = await newPage(env.browser);
+    await joinByUrl(page, env.server.url, { name: "vic", room });
     const eve = present(room, "<i>eve</i>");
     await say(page, html);
-    await createClient(ChatService, grpc.transport).send({
+    await createClient(ChatService, env.grpc.transport).send({
       room,
       sender: "<script>alert(1)</script>",
       text: "<a href='javascript:alert(1)'>click</a>",
@@ -207,20 +191,20 @@ describe("browser client", () => {
 
   it("speaks gRPC-Web when chosen", async () => {
     const room = "grpc-web";
-    const web = await newPage(browser);
+    const web = await newPage(env.browser);
     const contentTypes = new Set<string>();
     web.on("request", (req) => {
       if (req.url().includes("/chat.v1.ChatService/")) {
         contentTypes.add(req.headers()["content-type"] ?? "");
       }
     });
-    await web.goto(server.url);
+    await web.goto(env.server.url);
     await web.getByLabel("Your name").fill("wendy");
     await web.getByLabel("Room", { exact: true }).fill(room);
     await web.getByLabel("Protocol").selectOption({ label: "gRPC-Web" });
     await web.getByRole("button", { name: "Join" }).click();
     await web.locator('#banner[data-state="live"]').waitFor();
-    const client = createClient(ChatService, grpc.transport);
+    const client = createClient(ChatService, env.grpc.transport);
     await say(web, "sent over gRPC-Web");
     await client.send({ room, sender: "gus", text: "sent over gRPC" });
     await waitForMessage(web, "sent over gRPC-Web");
@@ -231,7 +215,7 @@ describe("browser client", () => {
     );
     assert.deepEqual([...contentTypes].sort(), ["application/grpc-web+proto"]);
     // The choice is remembered for the next visit.
-    await web.goto(server.url);
+    await web.goto(env.server.url);
     assert.equal(await web.getByLabel("Protocol").inputValue(), "grpc-web");
     assert.equal(await web.getByLabel("Your name").inputValue(), "wendy");
     await web.context().close();
@@ -239,7 +223,7 @@ describe("browser client", () => {
 
   it("lays out for a desktop and a phone (screenshots in test-artifacts/)", async () => {
     const room = "design-review";
-    const client = createClient(ChatService, grpc.transport);
+    const client = createClient(ChatService, env.grpc.transport);
     const lines: [string, string][] = [
       ["maya", "Morning! Did the deploy go out?"],
       ["li", "Yes, 9:40. Metrics look normal so far."],
@@ -247,8 +231,8 @@ describe("browser client", () => {
     ];
     for (const [sender, text] of lines) await client.send({ room, sender, text });
     const li = present(room, "li");
-    const page = await newPage(browser, { width: 1280, height: 720 });
-    await joinByUrl(page, server.url, { name: "maya", room });
+    const page = await newPage(env.browser, { width: 1280, height: 720 });
+    await joinByUrl(page, env.server.url, { name: "maya", room });
     await say(page, "Deploy notes are in the wiki.");
     await waitForMessage(page, "Deploy notes are in the wiki.");
     await page.locator("#members li", { hasText: "li" }).waitFor();
@@ -289,7 +273,7 @@ describe("browser client", () => {
 /** Someone in the room through a gRPC subscription with a name (presence only). */
 function present(room: string, name: string): AbortController {
   const ac = new AbortController();
-  const client = createClient(ChatService, grpc.transport);
+  const client = createClient(ChatService, env.grpc.transport);
   (async () => {
     for await (const _ of client.subscribe({ room, name }, { signal: ac.signal })) {
       // Presence only: events are not needed.
