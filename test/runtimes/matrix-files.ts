@@ -57,6 +57,10 @@ export const e2eNotInMatrix: Record<string, string> = {
   "test/e2e/metrics-in-process.spec.ts":
     "needs the in-process server's options (store, buffer, web root) and health service",
   "test/e2e/presence.spec.ts": "presence and typing: runtime-independent core logic",
+  "test/e2e/redis-balancer.spec.ts":
+    "nginx in front of three instances: runtime-independent; redis-instances.spec.ts runs per runtime",
+  "test/e2e/redis-chaos.spec.ts":
+    "chaos (kills, Redis restart, cut connections): long; redis-instances.spec.ts runs per runtime",
   "test/e2e/rate-limits.spec.ts":
     "needs in-process options (refusal hold, per-minute rates); token buckets run natively",
   "test/e2e/resume.spec.ts": "chaos proxy resume: long, runtime-independent logic",
