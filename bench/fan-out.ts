@@ -74,7 +74,7 @@ export async function runFanOut(server: ServerProcess, o: FanOutOptions): Promis
     { length: h2 ? o.h2Connections : urls.length },
     (_, i) => createBenchTransport(urls[i % urls.length] as string, o.kind),
   );
-  const senderTransport = createBenchTransport(server.baseUrl, "grpc-h2c");
+  const senderTransport = createBenchTransport(urls[0] as string, "grpc-h2c");
   const clients = transports.map((t) => createClient(ChatService, t.transport));
   const { run, receivers, subs, delivered } = subscribeAll(o, clients, room);
   let monitor: Monitor | undefined;

@@ -6,10 +6,12 @@
  *    always`, and `everysec`). One Send at a time gives the latency a user
  *    feels; 32 in flight the throughput.
  * 2. Fan-out through Redis: the same subscribers and sends against one
- *    instance and against three instances on one Redis, subscribers spread
- *    over the instances (round robin, as a balancer would). Deliveries/s,
- *    p99, and CPU per delivery summed over every process that does the
- *    work (instances and Redis).
+ *    instance and against three instances on one Redis, with the
+ *    subscribers spread over the instances by nginx (test/support/nginx.ts;
+ *    `grpc_pass` balances each stream) and, for comparison, by the clients
+ *    themselves (round robin, no balancer). Deliveries/s, p99, and CPU per
+ *    delivery summed over every process that does the work (instances,
+ *    Redis, nginx).
  *
  * Everything runs on this machine, in one run, so the figures compare; on 2
  * cores, three instances and Redis share the same two cores, so this
@@ -19,6 +21,7 @@
 import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { ChatService } from "../src/gen/chat/v1/chat_pb.ts";
+import { type Nginx, startNginx } from "../test/support/nginx.ts";
 import { type RedisProcess, startRedis } from "../test/support/redis.ts";
 import { type FanOutResult, runFanOut } from "./fan-out.ts";
 import { type ProcSample, readProc, type ServerProcess, startServer } from "./server-process.ts";
@@ -90,13 +93,18 @@ async function measureSends(store: string, server: ServerProcess): Promise<SendF
  * Several processes measured as one server: CPU and RSS summed, subscribers
  * spread over `urls`.
  */
-function asOneServer(servers: readonly ServerProcess[], redis: RedisProcess): ServerProcess {
+function asOneServer(
+  servers: readonly ServerProcess[],
+  redis: RedisProcess,
+  nginx: Nginx | undefined,
+): ServerProcess {
   const first = servers[0] as ServerProcess;
+  const others = [redis.pid, nginx?.pid].filter((pid) => pid !== undefined);
   return {
     ...first,
-    baseUrls: servers.map((s) => s.baseUrl),
+    baseUrls: nginx ? [nginx.grpcUrl] : servers.map((s) => s.baseUrl),
     sample(): ProcSample {
-      const samples = [...servers.map((s) => s.sample()), readProc(redis.pid as number)];
+      const samples = [...servers.map((s) => s.sample()), ...others.map((pid) => readProc(pid))];
       return {
         atMs: performance.now(),
         cpuSeconds: samples.reduce((sum, s) => sum + s.cpuSeconds, 0),
@@ -107,14 +115,21 @@ function asOneServer(servers: readonly ServerProcess[], redis: RedisProcess): Se
   };
 }
 
-async function fanOut(instances: number, redis: RedisProcess): Promise<FanOutResult> {
+async function fanOut(
+  instances: number,
+  redis: RedisProcess,
+  balancer: boolean,
+): Promise<FanOutResult> {
   const servers = await Promise.all(
     Array.from({ length: instances }, () =>
       startServer(["--store", "redis", "--redis-url", redis.url, "--heartbeat-interval", "0"]),
     ),
   );
+  const nginx = balancer
+    ? await startNginx({ upstreams: servers.map((s) => new URL(s.baseUrl).host) })
+    : undefined;
   try {
-    return await runFanOut(asOneServer(servers, redis), {
+    return await runFanOut(asOneServer(servers, redis, nginx), {
       kind: "grpc-h2c",
       subscribers: config.subscribers,
       messages: config.messages,
@@ -123,6 +138,7 @@ async function fanOut(instances: number, redis: RedisProcess): Promise<FanOutRes
       timeoutMs: 120_000,
     });
   } finally {
+    await nginx?.stop();
     await Promise.all(servers.map((s) => s.stop()));
   }
 }
@@ -155,12 +171,18 @@ async function main(): Promise<void> {
     }
   }
 
-  const fanOuts: { instances: number; result: FanOutResult }[] = [];
+  const fanOuts: { setup: string; result: FanOutResult }[] = [];
   const redis = await startRedis({ appendfsync: "everysec" });
+  const setups = [
+    { setup: "1 instance", instances: 1, balancer: false },
+    { setup: "3 instances, clients spread", instances: 3, balancer: false },
+    { setup: "1 instance behind nginx", instances: 1, balancer: true },
+    { setup: "3 instances behind nginx", instances: 3, balancer: true },
+  ];
   try {
-    for (const instances of [1, 3]) {
-      log(`fan-out: ${instances} instance(s) on one Redis`);
-      fanOuts.push({ instances, result: await fanOut(instances, redis) });
+    for (const { setup, instances, balancer } of setups) {
+      log(`fan-out: ${setup}`);
+      fanOuts.push({ setup, result: await fanOut(instances, redis, balancer) });
     }
   } finally {
     await redis.stop();
@@ -175,11 +197,11 @@ async function main(): Promise<void> {
         `| ${s.store} | ${s.p50Ms.toFixed(2)} ms | ${s.p99Ms.toFixed(2)} ms | ${s.sequentialPerSecond.toFixed(0)}/s | ${s.parallelPerSecond.toFixed(0)}/s | ${(s.p50Ms / base.p50Ms).toFixed(2)}× |`,
     ),
     "",
-    "| instances | deliveries/s | p50 | p99 | CPU (all processes) | CPU µs per delivery |",
+    "| on one Redis | deliveries/s | p50 | p99 | CPU (all processes) | CPU µs per delivery |",
     "|---|---:|---:|---:|---:|---:|",
-    ...fanOuts.map(({ instances, result: r }) => {
+    ...fanOuts.map(({ setup, result: r }) => {
       const cpuSeconds = (r.window.serverCpuPercent / 100) * r.window.seconds;
-      return `| ${instances} | ${r.deliveriesPerSecond.toFixed(0)} | ${r.latencyMs.p50.toFixed(1)} ms | ${r.latencyMs.p99.toFixed(1)} ms | ${r.window.serverCpuPercent.toFixed(0)}% | ${((cpuSeconds / r.deliveries) * 1e6).toFixed(1)} |`;
+      return `| ${setup} | ${r.deliveriesPerSecond.toFixed(0)} | ${r.latencyMs.p50.toFixed(1)} ms | ${r.latencyMs.p99.toFixed(1)} ms | ${r.window.serverCpuPercent.toFixed(0)}% | ${((cpuSeconds / r.deliveries) * 1e6).toFixed(1)} |`;
     }),
   ];
   process.stdout.write(`${lines.join("\n")}\n`);

@@ -59,6 +59,8 @@ export interface NginxOptions {
 }
 
 export interface Nginx {
+  /** The nginx process (one: no master), for benchmarks that count its CPU. */
+  pid: number | undefined;
   /** `http://127.0.0.1:PORT` of the h2c (prior knowledge) port: gRPC, and Connect or gRPC-Web over h2c. */
   grpcUrl: string;
   grpcPort: number;
@@ -251,6 +253,7 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
 
   let stopping: Promise<void> | undefined;
   return {
+    pid: child.pid,
     grpcUrl: `http://127.0.0.1:${ports.grpc}`,
     grpcPort: ports.grpc,
     httpUrl: `http://127.0.0.1:${ports.http}`,
