@@ -229,6 +229,8 @@ describe(`chaos on three instances and Redis (${runtimeUnderTest})`, () => {
   let redis: RedisProcess;
   /** `servers[i]` is the instance behind `proxies[i]`. */
   const servers: SubprocessServer[] = [];
+  /** Every instance ever started, the killed and replaced ones included (their logs). */
+  const everStarted: SubprocessServer[] = [];
   const killed = new Set<SubprocessServer>();
   const proxies: ChaosProxy[] = [];
   const cleanups: (() => unknown)[] = [];
@@ -236,6 +238,7 @@ describe(`chaos on three instances and Redis (${runtimeUnderTest})`, () => {
   before(async () => {
     redis = await startRedis({ appendfsync: "always" });
     servers.push(...(await Promise.all([0, 1, 2].map(() => startInstance(redis)))));
+    everStarted.push(...servers);
     proxies.push(...(await Promise.all(servers.map((s) => startChaosProxy(s.port)))));
   });
   after(async () => {
@@ -260,6 +263,7 @@ describe(`chaos on three instances and Redis (${runtimeUnderTest})`, () => {
     /** A new instance behind proxy `i`, where clients that knew the old one find it. */
     const replace = async (i: number) => {
       servers[i] = await startInstance(redis);
+      everStarted.push(servers[i]);
       (proxies[i] as ChaosProxy).targetPort = servers[i].port;
     };
     const progress = async (count: number, what: string) => {
@@ -392,6 +396,15 @@ describe(`chaos on three instances and Redis (${runtimeUnderTest})`, () => {
     for (const s of sessions) {
       assert.deepEqual(s.messages.map(line), expected, "a RoomSession: as GetHistory has it");
     }
+    // Chaos is the clients' weather, not a server fault: a lost connection
+    // or Redis maps to a status, never to an error the operator must chase.
+    assert.deepEqual(
+      everStarted.flatMap((server) =>
+        server.log.filter((l) => l.level >= 50).map((l) => `${server.port}: ${l.msg}`),
+      ),
+      [],
+      "no instance logged an error",
+    );
 
     const retries: Record<string, number> = {};
     for (const [code, k] of senders.flatMap((s) => [...s.retries]))
