@@ -78,10 +78,20 @@ const rows: Row[] = [
   e2e("Server", "metrics, /healthz, /readyz", /^operator endpoints over HTTP/),
   e2e("Server", "auth: JWTs, room claims, expiring streams", /^auth: /),
   e2e("Server", "acknowledged survives SIGKILL (SQLite)", /^a server killed with SIGKILL/),
+  e2e(
+    "Scale out",
+    "--store redis: instances, outage, cluster",
+    /^(three instances on one Redis|instances through a Redis outage|two instances on a Redis Cluster|starting on Redis)/,
+  ),
   native(
     "Native",
-    "store contract (memory, SQLite driver)",
-    /^(MessageStore contract|sqlite store)/,
+    "store contract (memory, SQLite driver, Redis, Redis Cluster)",
+    /^(MessageStore contract|sqlite store|redis store)/,
+  ),
+  native(
+    "Native",
+    "bus and presence contracts (in-process, Redis, Redis Cluster)",
+    /^(cluster bus contract|presence contract|redis presence|chat rooms on a cluster event bus)/,
   ),
   native(
     "Native",

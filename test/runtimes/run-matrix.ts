@@ -68,7 +68,13 @@ function nativeCommand(runtime: TestRuntime, xml: string): [string, string[]] {
       // Node >= 22.18 strips types itself: the source loads with no loader at all.
       return [nodeLtsBinary(), ["--test", ...nodeReporters(xml), ...files]];
     case "bun":
-      return [bin("bun"), ["test", "--reporter=junit", `--reporter-outfile=${xml}`, ...files]];
+      // bun test stops a test after 5 s by default (node --test and deno test
+      // have no such limit); starting a Redis Cluster inside the first test
+      // that needs it takes longer than that on a loaded 2-core machine.
+      return [
+        bin("bun"),
+        ["test", "--timeout=60000", "--reporter=junit", `--reporter-outfile=${xml}`, ...files],
+      ];
     case "deno":
       return [bin("deno"), ["task", "--quiet", "test:native", `--junit-path=${xml}`, ...files]];
   }
