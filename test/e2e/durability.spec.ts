@@ -9,10 +9,11 @@ import { rmSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { ChatService, type Message } from "../../src/gen/chat/v1/chat_pb.ts";
+import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
 import { ChatServer } from "../../src/gen/grpc/chat_pb.ts";
 import { runtimeUnderTest } from "../runtimes/runtime-under-test.ts";
 import { makeTestDir, startSubprocessServer } from "../support/subprocess-server.ts";
+import { fullHistory } from "./support/history.ts";
 
 // Under the repository's .data/: the only place Deno's start task may write.
 const dataDir = makeTestDir(`durability-${runtimeUnderTest}`);
@@ -21,16 +22,6 @@ after(() => rmSync(dataDir, { recursive: true, force: true }));
 function clients(url: string) {
   const transport = createGrpcTransport({ baseUrl: url });
   return { chat: createClient(ChatService, transport), seed: createClient(ChatServer, transport) };
-}
-
-async function readAll(chat: ReturnType<typeof clients>["chat"], room: string) {
-  const out: Message[] = [];
-  for (let before = 0n; ; ) {
-    const page = await chat.getHistory({ room, beforeSeq: before, limit: 500 });
-    out.unshift(...page.messages);
-    if (page.nextBeforeSeq === 0n) return out;
-    before = page.nextBeforeSeq;
-  }
 }
 
 describe(`a server killed with SIGKILL (${runtimeUnderTest})`, () => {
@@ -68,13 +59,13 @@ describe(`a server killed with SIGKILL (${runtimeUnderTest})`, () => {
     const second = await start();
     try {
       const { chat, seed } = clients(second.url);
-      const stored = await readAll(chat, "durable");
+      const stored = await fullHistory(chat, "durable");
       assert.deepEqual(
         stored.map((m) => m.seq),
         [...acked].sort((a, b) => (a < b ? -1 : 1)),
       );
       assert.equal(new Set(stored.map((m) => m.clientId)).size, 320);
-      const lobby = await readAll(chat, "lobby");
+      const lobby = await fullHistory(chat, "lobby");
       assert.deepEqual(
         lobby.map((m) => m.text),
         Array.from({ length: notes }, (_, i) => `note ${i}`),

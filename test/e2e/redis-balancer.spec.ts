@@ -33,6 +33,7 @@ import { eventually } from "../support/server.ts";
 import { type SubprocessServer, startSubprocessServer } from "../support/subprocess-server.ts";
 import { createTestTransport, type TestTransport, type TransportKind } from "./support/clients.ts";
 import { collectStream, createGrpcJsClients, type Msg, unary } from "./support/grpc-js.ts";
+import { fullHistory } from "./support/history.ts";
 import { getHttp1, parseMetrics, sampleValue } from "./support/metrics.ts";
 import { type RoomWatcher, watchRoom } from "./support/room-watcher.ts";
 
@@ -87,18 +88,6 @@ async function landing(servers: SubprocessServer[], open: () => Promise<void>): 
     throw new Error(`${e.message}: streams per instance went from ${before} to ${now}`);
   });
   return now.findIndex((n, i) => n > (before[i] ?? 0));
-}
-
-/** Every retained message of `room`, oldest first, paging backwards. */
-async function fullHistory(client: Client<typeof ChatService>, room: string): Promise<Message[]> {
-  const pages: Message[][] = [];
-  let beforeSeq = 0n;
-  do {
-    const page = await client.getHistory({ room, beforeSeq, limit: 500 });
-    pages.unshift(page.messages);
-    beforeSeq = page.nextBeforeSeq;
-  } while (beforeSeq !== 0n);
-  return pages.flat();
 }
 
 /** How a call in flight to a SIGKILLed instance ends, as nginx passes it on: worth a retry. */

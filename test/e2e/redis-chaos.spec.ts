@@ -15,7 +15,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createRoomSession, type RoomSession } from "../../clients/shared/room-session.ts";
 import {
   ChatService,
@@ -29,6 +29,7 @@ import { eventually } from "../support/server.ts";
 import { type SubprocessServer, startSubprocessServer } from "../support/subprocess-server.ts";
 import { type ChaosProxy, startChaosProxy } from "./support/chaos-proxy.ts";
 import { createTestTransport, type TestTransport, type TransportKind } from "./support/clients.ts";
+import { fullHistory } from "./support/history.ts";
 
 const room = "chaos";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -213,18 +214,6 @@ function startSubscriber(n: number, urls: string[], kind: TransportKind) {
   };
 }
 
-/** Every retained message of the room, oldest first, paging backwards. */
-async function fullHistory(client: Client<typeof ChatService>): Promise<Message[]> {
-  const pages: Message[][] = [];
-  let beforeSeq = 0n;
-  do {
-    const page = await client.getHistory({ room, beforeSeq, limit: 500 });
-    pages.unshift(page.messages);
-    beforeSeq = page.nextBeforeSeq;
-  } while (beforeSeq !== 0n);
-  return pages.flat();
-}
-
 describe(`chaos on three instances and Redis (${runtimeUnderTest})`, () => {
   let redis: RedisProcess;
   /** `servers[i]` is the instance behind `proxies[i]`. */
@@ -351,7 +340,7 @@ describe(`chaos on three instances and Redis (${runtimeUnderTest})`, () => {
     const chaosSeconds = (Date.now() - started) / 1000;
 
     const { transport } = createTestTransport(servers[0]?.url ?? "", "connect-h1");
-    const history = await fullHistory(createClient(ChatService, transport));
+    const history = await fullHistory(createClient(ChatService, transport), room);
     const n = history.length;
     assert.deepEqual(
       history.map((m) => m.seq),
@@ -370,7 +359,11 @@ describe(`chaos on three instances and Redis (${runtimeUnderTest})`, () => {
     );
     for (const server of servers.slice(1)) {
       const other = createTestTransport(server.url, "connect-h1").transport;
-      assert.deepEqual(await fullHistory(createClient(ChatService, other)), history, "one history");
+      assert.deepEqual(
+        await fullHistory(createClient(ChatService, other), room),
+        history,
+        "one history",
+      );
     }
 
     const positions = () => [
