@@ -3,7 +3,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 
 /**
  * What the server exports to Prometheus at `GET /metrics`, and the calls that
- * feed it. Every name starts with `chat_` (README, "Metrics and health").
+ * feed it. Every name starts with `chat_` (docs/operations.md lists them).
  *
  * Each app owns its registry, so tests can build many apps in one process;
  * the process metrics (`process_*`, `nodejs_*`) are the process's and are
