@@ -7,21 +7,27 @@
  * Why it exists: a chat client must survive network drops and server
  * restarts without showing a message twice or losing one. The server gives
  * us the means (sequence numbers, `after_seq` + `epoch` resume, idempotent
- * Send by `client_id`, heartbeats); this module is the one place that uses
- * them correctly, so the clients only render state.
+ * Send by `client_id`, heartbeats); this module and the parts it composes
+ * are the one place that uses them correctly, so the clients only render state.
  */
-import { type CallOptions, type Client, Code, ConnectError } from "@connectrpc/connect";
+import type { Client, ConnectError } from "@connectrpc/connect";
 import type {
   ChatService,
-  Event,
   HistoryGap,
   HistoryReset,
   Member,
   Message,
   SendResponse,
 } from "../../src/gen/chat/v1/chat_pb.ts";
-import { createExpiringSet } from "./expiring-set.ts";
-import { type Backoff, backoffDelay, randomId } from "./retry.ts";
+import { createCallAuth } from "./call-auth.ts";
+import { createEmitter, type Emitter } from "./emitter.ts";
+import { createExpiringSet, type ExpiringSet } from "./expiring-set.ts";
+import { type Backoff, randomId } from "./retry.ts";
+import { createRetryPause } from "./retry-pause.ts";
+import { applyEvent, createRoomState, type RoomChange, resumePoint } from "./room-state.ts";
+import { createSendQueue } from "./send-queue.ts";
+import { createSubscriptionLoop } from "./subscription-loop.ts";
+import { createTypingNotifier } from "./typing-notifier.ts";
 
 export { randomId };
 
@@ -115,324 +121,79 @@ export interface RoomSession {
   close(): void;
 }
 
-/** Errors that a new subscription with the same request would hit again. */
-const fatalCodes = new Set([
-  Code.InvalidArgument,
-  Code.OutOfRange,
-  Code.Unimplemented,
-  Code.PermissionDenied,
-  Code.Unauthenticated,
-  Code.FailedPrecondition,
-]);
-
-/** Send errors worth retrying with the same client_id: transport or server trouble. */
-const retryableSendCodes = new Set([
-  Code.Unavailable,
-  Code.Unknown,
-  Code.DeadlineExceeded,
-  Code.Canceled,
-  Code.Aborted,
-  Code.Internal,
-]);
-
-type Listeners = { [K in keyof RoomSessionEvents]: Set<RoomSessionEvents[K]> };
-
+/**
+ * Composes the session from its parts: the room state reducer
+ * (`room-state.ts`), the subscription loop, the send queue and the typing
+ * notifier, which share one token holder and one retry pause. What is left
+ * here is the session's own state (`SessionState`, the messages held, the
+ * last error) and telling listeners of changes.
+ */
 export function createRoomSession(options: RoomSessionOptions): RoomSession {
   const { client, room, name } = options;
-  const history = options.history ?? 100;
-  const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 45_000;
   const backoff = options.backoff ?? { initialMs: 250, maxMs: 10_000 };
+  const timeoutMs = options.sendTimeoutMs ?? 10_000;
   const newId = options.newId ?? randomId;
-  const typingTtlMs = options.typingTtlMs ?? 6000;
-  const typingThrottleMs = options.typingThrottleMs ?? 2000;
-  const sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
-  const { getToken } = options;
-
   const closed = new AbortController();
-  const listeners: Listeners = {
-    message: new Set(),
-    state: new Set(),
-    members: new Set(),
-    typing: new Set(),
-    gap: new Set(),
-    reset: new Set(),
-    error: new Set(),
-  };
-  let state: SessionState = "connecting";
+  const { signal } = closed;
+  const events = createEmitter<RoomSessionEvents>();
+  const typing = createExpiringSet(options.typingTtlMs ?? 6000, (names) =>
+    events.emit("typing", names),
+  );
+  const auth = createCallAuth(options.getToken);
+  const pause = createRetryPause(signal);
+  let roomState = createRoomState(name);
   let messages: Message[] = [];
-  let lastSeq = 0n;
-  let epoch: string | undefined;
-  let members = new Map<string, Member>();
-  const typing = createExpiringSet(typingTtlMs, (names) => emit("typing", names));
+  let state: SessionState = "connecting";
   let lastError: ConnectError | undefined;
   let nextRetryAt: number | undefined;
-  /** Waits (backoff, send retries) that end early on `live` or `retryNow()`. */
-  const wakers = new Set<() => void>();
-  let sendChain: Promise<unknown> = Promise.resolve();
-  let typingSent = false;
-  let typingSentAt = 0;
-  /** The token sent with every call; asked for on first use. */
-  let token: Promise<string | undefined> | undefined;
 
-  /** Asks for a token; one that cannot be had is none. */
-  function askToken(): Promise<string | undefined> | undefined {
-    return (
-      getToken &&
-      Promise.resolve()
-        .then(getToken)
-        .catch(() => undefined)
-    );
-  }
-
-  /** The token calls send now, asked for on first use. */
-  function currentToken(): Promise<string | undefined> | undefined {
-    token ??= askToken();
-    return token;
-  }
-
-  /** Call options carrying the current token, if any. */
-  async function auth(options: CallOptions): Promise<CallOptions> {
-    const current = await currentToken();
-    return current === undefined
-      ? options
-      : { ...options, headers: { authorization: `Bearer ${current}` } };
-  }
-
-  /**
-   * After an `unauthenticated` answer: asks for a fresh token once for the
-   * call that was refused. False when there is none to try.
-   */
-  async function refreshToken(refused: Promise<string | undefined> | undefined): Promise<boolean> {
-    if (getToken === undefined) return false;
-    // Concurrent calls refused with the same token share one refresh.
-    if (token === refused) token = askToken();
-    return (await token) !== undefined;
-  }
-
-  function emit<K extends keyof RoomSessionEvents>(
-    event: K,
-    ...args: Parameters<RoomSessionEvents[K]>
-  ): void {
-    for (const listener of [...listeners[event]]) {
-      try {
-        (listener as (...a: Parameters<RoomSessionEvents[K]>) => void)(...args);
-      } catch (e) {
-        // A broken listener must not break the session; report it where
-        // uncaught errors are reported.
-        queueMicrotask(() => {
-          throw e;
-        });
-      }
-    }
-  }
-
-  function setState(next: SessionState): void {
+  /** `retryAt`: while waiting to reconnect. Going live ends the waits of sends too. */
+  function setState(next: SessionState, retryAt?: number): void {
     if (state === "closed") return;
     state = next;
-    if (next === "live") wakeAll();
-    emit("state", state);
+    nextRetryAt = retryAt;
+    if (next === "live") pause.wakeAll();
+    events.emit("state", state);
   }
 
-  function wakeAll(): void {
-    for (const wake of [...wakers]) wake();
-  }
-
-  /** Resolves after `ms`, on `live`, on `retryNow()` or on close, whichever comes first. */
-  function pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        wakers.delete(done);
-        closed.signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      wakers.add(done);
-      closed.signal.addEventListener("abort", done);
-    });
-  }
-
-  function accept(message: Message): void {
-    if (message.seq <= lastSeq) return;
-    lastSeq = message.seq;
-    messages.push(message);
-    typing.delete(message.sender);
-    emit("message", message);
-  }
-
-  /** Applies one event; true when it was Ready. */
-  function handle(event: Event | undefined): boolean {
-    const kind = event?.kind;
-    switch (kind?.case) {
-      case "message":
-        accept(kind.value);
-        return false;
-      case "ready":
-        epoch = kind.value.epoch;
-        members = new Map(kind.value.members.map((m) => [m.name, m]));
-        emit("members", members);
-        setState("live");
-        return true;
-      case "memberJoined":
-        if (kind.value.member) {
-          members.set(kind.value.member.name, kind.value.member);
-          emit("members", members);
-        }
-        return false;
-      case "memberLeft":
-        if (members.delete(kind.value.name)) emit("members", members);
-        // Someone who left mid-word is not typing any more.
-        typing.delete(kind.value.name);
-        return false;
-      case "typing":
-        if (kind.value.name === name) return false;
-        if (kind.value.typing) typing.add(kind.value.name);
-        else typing.delete(kind.value.name);
-        return false;
-      case "gap":
-        emit("gap", kind.value);
-        return false;
-      case "reset":
-        messages = [];
-        lastSeq = 0n;
-        epoch = kind.value.epoch;
-        emit("reset", kind.value);
-        return false;
-      default:
-        // Heartbeats only prove liveness; unknown kinds are ignored (proto contract).
-        return false;
-    }
-  }
-
-  /** First join replays the newest `history`; later attempts resume where we are. */
-  function subscribeRequest() {
-    const fresh = epoch === undefined && lastSeq === 0n;
-    return {
-      room,
-      name,
-      epoch: epoch ?? "",
-      start: fresh
-        ? { case: "last" as const, value: history }
-        : { case: "afterSeq" as const, value: lastSeq },
-    };
-  }
-
-  /** One subscription; resolves with why it ended and whether it reached Ready. */
-  async function attempt(): Promise<{ error: ConnectError; wasLive: boolean }> {
-    // Leaving a for-await does not cancel a connect-es call: abort it.
-    const call = new AbortController();
-    const abort = () => call.abort();
-    closed.signal.addEventListener("abort", abort);
-    let stalled = false;
-    let liveness: ReturnType<typeof setTimeout> | undefined;
-    const armLiveness = () => {
-      clearTimeout(liveness);
-      liveness = setTimeout(() => {
-        stalled = true;
-        call.abort();
-      }, heartbeatTimeoutMs);
-    };
-    let wasLive = false;
-    try {
-      const options = await auth({ signal: call.signal });
-      armLiveness();
-      for await (const res of client.subscribe(subscribeRequest(), options)) {
-        armLiveness();
-        if (handle(res.event)) wasLive = true;
+  const announce = createAnnouncer(events, typing, () => setState("live"));
+  const loop = createSubscriptionLoop({
+    client,
+    auth,
+    backoff,
+    pause,
+    signal,
+    heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 45_000,
+    request: () => ({ room, name, ...resumePoint(roomState, options.history ?? 100) }),
+    onEvent(event) {
+      const { state: next, changes } = applyEvent(roomState, event);
+      roomState = next;
+      // All of the event is applied before any listener hears of it.
+      for (const change of changes) {
+        if (change.case === "message") messages.push(change.value);
+        else if (change.case === "reset") messages = [];
       }
-      return {
-        error: new ConnectError("the server ended the subscription", Code.Unavailable),
-        wasLive,
-      };
-    } catch (e) {
-      const error = stalled
-        ? new ConnectError(
-            `no event or heartbeat for ${heartbeatTimeoutMs} ms`,
-            Code.DeadlineExceeded,
-            undefined,
-            undefined,
-            e,
-          )
-        : ConnectError.from(e);
-      return { error, wasLive };
-    } finally {
-      clearTimeout(liveness);
-      call.abort();
-      closed.signal.removeEventListener("abort", abort);
-    }
-  }
-
-  let running = false;
-  async function run(): Promise<void> {
-    running = true;
-    let failures = 0;
-    /** Whether the token was refreshed since the session was last live. */
-    let refreshed = false;
-    while (!closed.signal.aborted) {
-      const used = currentToken();
-      const { error, wasLive } = await attempt();
-      if (closed.signal.aborted) break;
+      for (const change of changes) announce(change);
+    },
+    onError(error) {
       lastError = error;
       typing.clear();
-      emit("error", error);
-      if (wasLive) refreshed = false;
-      // An expired token: resume at once with a fresh one. Refused again
-      // before going live, it is no use asking in a loop.
-      if (error.code === Code.Unauthenticated && !refreshed && (await refreshToken(used))) {
-        refreshed = true;
-        if (!closed.signal.aborted) setState("reconnecting");
-        continue;
-      }
-      if (fatalCodes.has(error.code)) {
-        setState("failed");
-        break;
-      }
-      // resource_exhausted (slow consumer, with chat-resume-after-seq) and
-      // unavailable (shutdown) land here: resume from lastSeq, which is never
-      // behind the trailer's position because every message up to it was
-      // handled before the stream ended.
-      if (wasLive) failures = 0;
-      const delay = backoffDelay(failures++, backoff);
-      nextRetryAt = Date.now() + delay;
-      setState("reconnecting");
-      await pause(delay);
-      nextRetryAt = undefined;
-      if (!closed.signal.aborted) emit("state", state);
-    }
-    running = false;
-  }
-
-  async function sendWithRetry(text: string, clientId: string): Promise<SendResponse> {
-    let refreshed = false;
-    for (let failures = 0; ; failures++) {
-      if (closed.signal.aborted) throw new ConnectError("session closed", Code.Canceled);
-      const used = currentToken();
-      try {
-        return await client.send(
-          { room, sender: name, text, clientId },
-          await auth({ signal: closed.signal, timeoutMs: sendTimeoutMs }),
-        );
-      } catch (e) {
-        const error = ConnectError.from(e);
-        if (closed.signal.aborted) throw error;
-        if (error.code === Code.Unauthenticated && !refreshed && (await refreshToken(used))) {
-          refreshed = true;
-          continue;
-        }
-        if (!retryableSendCodes.has(error.code)) throw error;
-        await pause(backoffDelay(failures, backoff));
-      }
-    }
-  }
-
-  /** Best effort: a lost notice expires on the receivers anyway. */
-  function sendTyping(active: boolean, options: CallOptions): void {
-    auth(options)
-      .then((o) => client.setTyping({ room, name, typing: active }, o))
-      .catch(() => {});
-  }
-
-  void run();
+      events.emit("error", error);
+    },
+    onState: setState,
+  });
+  const queue = createSendQueue({ client, room, name, auth, timeoutMs, backoff, pause, signal });
+  const typingNotifier = createTypingNotifier({
+    client,
+    room,
+    name,
+    auth,
+    timeoutMs,
+    signal,
+    throttleMs: options.typingThrottleMs ?? 2000,
+    isLive: () => state === "live",
+  });
+  loop.start();
 
   return {
     get state() {
@@ -442,7 +203,7 @@ export function createRoomSession(options: RoomSessionOptions): RoomSession {
       return messages;
     },
     get members() {
-      return members;
+      return roomState.members;
     },
     get typing() {
       return typing.values();
@@ -451,56 +212,48 @@ export function createRoomSession(options: RoomSessionOptions): RoomSession {
       return lastError;
     },
     get lastSeq() {
-      return lastSeq;
+      return roomState.lastSeq;
     },
     get nextRetryAt() {
       return nextRetryAt;
     },
-    on(event, listener) {
-      const set = listeners[event] as Set<typeof listener>;
-      set.add(listener);
-      return () => {
-        set.delete(listener);
-      };
-    },
+    on: events.on,
     send(text, clientId = newId()) {
-      // Receivers drop our typing notice when the message arrives.
-      typingSent = false;
-      const result = sendChain.then(() => sendWithRetry(text, clientId));
-      sendChain = result.catch(() => undefined);
-      return result;
+      typingNotifier.messageSent();
+      return queue.send(text, clientId);
     },
-    setTyping(active) {
-      if (closed.signal.aborted || state !== "live" || name.trim() === "") return;
-      const now = Date.now();
-      if (active && typingSent && now - typingSentAt < typingThrottleMs) return;
-      if (!active && !typingSent) return;
-      typingSent = active;
-      typingSentAt = now;
-      sendTyping(active, { signal: closed.signal, timeoutMs: sendTimeoutMs });
-    },
-    retryNow() {
-      if (closed.signal.aborted) return;
-      if (!running) {
-        setState("reconnecting");
-        void run();
-      } else {
-        wakeAll();
-      }
-    },
+    setTyping: typingNotifier.set,
+    retryNow: loop.retryNow,
     close() {
-      if (closed.signal.aborted) return;
-      if (typingSent && state === "live") {
-        // The others would see "typing…" until it expires: say it stopped.
-        // Not tied to `closed`, which is about to abort.
-        sendTyping(false, { timeoutMs: sendTimeoutMs });
-        typingSent = false;
-      }
+      if (signal.aborted) return;
+      typingNotifier.stop();
       closed.abort();
       typing.clear();
       nextRetryAt = undefined;
       state = "closed";
-      emit("state", state);
+      events.emit("state", state);
     },
   };
+}
+
+/**
+ * How each change of the room state is told to listeners (typing notices
+ * go through the expiring set, which tells them in turn). Call it once the
+ * session's state already shows the change: a listener may read it.
+ */
+function createAnnouncer(
+  events: Emitter<RoomSessionEvents>,
+  typing: ExpiringSet,
+  goLive: () => void,
+): (change: RoomChange) => void {
+  const announce: { [C in RoomChange as C["case"]]: (change: C) => void } = {
+    message: ({ value }) => events.emit("message", value),
+    members: ({ value }) => events.emit("members", value),
+    typing: ({ value }) => (value.typing ? typing.add(value.name) : typing.delete(value.name)),
+    gap: ({ value }) => events.emit("gap", value),
+    reset: ({ value }) => events.emit("reset", value),
+    ready: goLive,
+  };
+  // The table is checked per case; only the lookup needs telling that they match.
+  return (change) => (announce[change.case] as (change: RoomChange) => void)(change);
 }
