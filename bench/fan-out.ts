@@ -7,15 +7,19 @@
  */
 import { type Client, createClient } from "@connectrpc/connect";
 import { ChatService, type Message } from "../src/gen/chat/v1/chat_pb.ts";
+import {
+  createTestTransport,
+  type TestTransport,
+  type TransportKind,
+} from "../test/support/transports.ts";
 import { type Monitor, startMonitor, type WindowStats } from "./monitor.ts";
 import { type ServerProcess, withTimeout } from "./server-process.ts";
 import { type Summary, summarize } from "./stats.ts";
 import { type BenchSubscription, subscribeLive } from "./subscription.ts";
-import { type BenchTransport, createBenchTransport, type ProtocolKind } from "./transports.ts";
 
 export interface FanOutOptions {
   /** Protocol of the subscribers; the sender always uses gRPC over h2c, on its own connection. */
-  kind: ProtocolKind;
+  kind: TransportKind;
   subscribers: number;
   messages: number;
   inFlight: number;
@@ -25,7 +29,7 @@ export interface FanOutOptions {
 }
 
 export interface FanOutResult {
-  kind: ProtocolKind;
+  kind: TransportKind;
   subscribers: number;
   messages: number;
   inFlight: number;
@@ -68,13 +72,13 @@ let runNumber = 0;
 
 export async function runFanOut(server: ServerProcess, o: FanOutOptions): Promise<FanOutResult> {
   const room = `fan-out-${++runNumber}`;
-  const h2 = o.kind === "grpc-h2c";
+  const h2 = o.kind === "grpc";
   const urls = server.baseUrls ?? [server.baseUrl];
-  const transports: BenchTransport[] = Array.from(
+  const transports: TestTransport[] = Array.from(
     { length: h2 ? o.h2Connections : urls.length },
-    (_, i) => createBenchTransport(urls[i % urls.length] as string, o.kind),
+    (_, i) => createTestTransport(urls[i % urls.length] as string, o.kind),
   );
-  const senderTransport = createBenchTransport(urls[0] as string, "grpc-h2c");
+  const senderTransport = createTestTransport(urls[0] as string, "grpc");
   const clients = transports.map((t) => createClient(ChatService, t.transport));
   const { run, receivers, subs, delivered } = subscribeAll(o, clients, room);
   let monitor: Monitor | undefined;
@@ -205,7 +209,7 @@ async function waitForAll(
 
 /** Every subscriber saw seqs head+1..head+n in order, each carrying the index sent with it. */
 function verify(
-  kind: ProtocolKind,
+  kind: TransportKind,
   receivers: readonly Receiver[],
   heads: readonly bigint[],
   seqOf: BigInt64Array,

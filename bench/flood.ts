@@ -25,7 +25,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { mintToken } from "../src/auth/mint.ts";
 import { ChatService } from "../src/gen/chat/v1/chat_pb.ts";
-import { startServer } from "./server-process.ts";
+import { spawnBenchServer } from "./server-process.ts";
 import { type Summary, summarize } from "./stats.ts";
 
 const { values: flags } = parseArgs({
@@ -138,7 +138,7 @@ interface PhaseResult {
 }
 
 async function runPhase(phase: Phase, sends: number, secretFile: string): Promise<PhaseResult> {
-  const server = await startServer([
+  const server = await spawnBenchServer([
     "--store",
     "memory",
     "--jwt-secret-file",

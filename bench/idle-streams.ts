@@ -7,14 +7,18 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { createClient } from "@connectrpc/connect";
 import { ChatService } from "../src/gen/chat/v1/chat_pb.ts";
+import {
+  createTestTransport,
+  type TestTransport,
+  type TransportKind,
+} from "../test/support/transports.ts";
 import { startMonitor, type WindowStats } from "./monitor.ts";
 import type { ServerProcess } from "./server-process.ts";
 import { withTimeout } from "./server-process.ts";
 import { type BenchSubscription, subscribeLive } from "./subscription.ts";
-import { type BenchTransport, createBenchTransport, type ProtocolKind } from "./transports.ts";
 
 export interface IdleOptions {
-  kind: ProtocolKind;
+  kind: TransportKind;
   streams: number;
   /** HTTP/2 connections the streams are spread over (HTTP/1.1: one per stream anyway). */
   h2Connections: number;
@@ -32,7 +36,7 @@ export interface IdlePhase {
 }
 
 export interface IdleResult {
-  kind: ProtocolKind;
+  kind: TransportKind;
   streams: number;
   connections: number;
   /** Time to open all streams and see every `ready`. */
@@ -52,10 +56,10 @@ export async function runIdleStreams(server: ServerProcess, o: IdleOptions): Pro
   const baseline = await measurePhase(server, o.windowMs);
 
   // HTTP/1.1: one agent without a socket limit opens one connection per stream.
-  const h2 = o.kind === "grpc-h2c";
+  const h2 = o.kind === "grpc";
   const connections = h2 ? o.h2Connections : o.streams;
-  const transports: BenchTransport[] = Array.from({ length: h2 ? o.h2Connections : 1 }, () =>
-    createBenchTransport(server.baseUrl, o.kind),
+  const transports: TestTransport[] = Array.from({ length: h2 ? o.h2Connections : 1 }, () =>
+    createTestTransport(server.baseUrl, o.kind),
   );
   const clients = transports.map((t) => createClient(ChatService, t.transport));
   const subs: BenchSubscription[] = [];
@@ -114,8 +118,8 @@ async function measurePhase(server: ServerProcess, windowMs: number): Promise<Id
 }
 
 /** Runs each code path once (subscribe, send, deliver, cancel) so the baseline includes it. */
-async function warmUp(server: ServerProcess, kind: ProtocolKind): Promise<void> {
-  const t = createBenchTransport(server.baseUrl, kind);
+async function warmUp(server: ServerProcess, kind: TransportKind): Promise<void> {
+  const t = createTestTransport(server.baseUrl, kind);
   const client = createClient(ChatService, t.transport);
   let got = 0;
   const subs = Array.from({ length: 20 }, () => subscribeLive(client, "warm-up", () => got++));

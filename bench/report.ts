@@ -80,8 +80,7 @@ export function fanOutTable(results: readonly FanOutResult[]): string {
     ],
     results.map((r) => {
       const grpc = results.find(
-        (g) =>
-          g.kind === "grpc-h2c" && g.connections === g.subscribers && g.inFlight === r.inFlight,
+        (g) => g.kind === "grpc" && g.connections === g.subscribers && g.inFlight === r.inFlight,
       );
       const cpuSeconds = (r.window.serverCpuPercent / 100) * r.window.seconds;
       return [

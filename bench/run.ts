@@ -6,15 +6,14 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
-import { parseArgs } from "node:util";
+import type { TransportKind } from "../test/support/transports.ts";
 import { type FanOutResult, runFanOut } from "./fan-out.ts";
 import { type IdleResult, runIdleStreams } from "./idle-streams.ts";
+import { quickFlag } from "./quick.ts";
 import { fanOutTable, idleTable } from "./report.ts";
-import { type ServerProcess, startServer } from "./server-process.ts";
-import type { ProtocolKind } from "./transports.ts";
+import { type ServerProcess, spawnBenchServer } from "./server-process.ts";
 
-const { values: flags } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
-const quick = flags.quick === true;
+const quick = quickFlag();
 const config = {
   idleStreams: quick ? 200 : 1000,
   idleWindowMs: quick ? 2000 : 10_000,
@@ -35,9 +34,9 @@ const config = {
  * gRPC with a connection per subscriber (like HTTP/1.1, and the reference for ratios),
  * then all subscribers multiplexed on one HTTP/2 connection, then the HTTP/1.1 protocols.
  */
-const fanOutVariants: { kind: ProtocolKind; shareOneH2Connection?: boolean }[] = [
-  { kind: "grpc-h2c" },
-  { kind: "grpc-h2c", shareOneH2Connection: true },
+const fanOutVariants: { kind: TransportKind; shareOneH2Connection?: boolean }[] = [
+  { kind: "grpc" },
+  { kind: "grpc", shareOneH2Connection: true },
   { kind: "connect-h1" },
   { kind: "grpcweb-h1" },
 ];
@@ -50,7 +49,7 @@ const resultsUrl = new URL("./results/latest.json", import.meta.url);
 async function withServer<T>(fn: (server: ServerProcess) => Promise<T>): Promise<T> {
   // The in-memory store: these figures are about streaming, not storage
   // (bench/store.ts compares the stores).
-  const server = await startServer(["--store", "memory"]);
+  const server = await spawnBenchServer(["--store", "memory"]);
   servers.add(server);
   try {
     return await fn(server);
@@ -65,7 +64,7 @@ async function withServer<T>(fn: (server: ServerProcess) => Promise<T>): Promise
 
 /** One fresh server per protocol, so each baseline is a server that never saw the other. */
 async function runIdle(into: IdleResult[]): Promise<void> {
-  for (const kind of ["grpc-h2c", "connect-h1"] as const) {
+  for (const kind of ["grpc", "connect-h1"] as const) {
     log(`idle streams: ${kind}, ${config.idleStreams} streams`);
     const o = {
       kind,

@@ -18,26 +18,31 @@
  * measures the cost of the design, not the gain of more machines (see
  * docs/scale-out.md). `--quick` shrinks every figure.
  */
-import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { ChatService } from "../src/gen/chat/v1/chat_pb.ts";
 import { type Nginx, startNginx } from "../test/support/nginx.ts";
 import { type RedisProcess, startRedis } from "../test/support/redis.ts";
+import { createTestTransport } from "../test/support/transports.ts";
 import { type FanOutResult, runFanOut } from "./fan-out.ts";
-import { type ProcSample, readProc, type ServerProcess, startServer } from "./server-process.ts";
+import { quickFlag } from "./quick.ts";
+import {
+  type ProcSample,
+  readProc,
+  type ServerProcess,
+  spawnBenchServer,
+} from "./server-process.ts";
 import { summarize } from "./stats.ts";
-import { createBenchTransport } from "./transports.ts";
 
-const { values: flags } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
-const quick = flags.quick === true;
+const quick = quickFlag();
 const config = {
+  inFlight: 32,
+  fanOutInFlight: 8,
+  // What --quick shrinks:
   sequentialSends: quick ? 200 : 2000,
   parallelSends: quick ? 500 : 5000,
-  inFlight: 32,
   subscribers: quick ? 60 : 300,
   h2Connections: quick ? 6 : 30,
   messages: quick ? 60 : 300,
-  fanOutInFlight: 8,
 };
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -52,7 +57,7 @@ interface SendFigures {
 
 /** Sends one at a time (latency), then `inFlight` at a time (throughput). */
 async function measureSends(store: string, server: ServerProcess): Promise<SendFigures> {
-  const transport = createBenchTransport(server.baseUrl, "grpc-h2c");
+  const transport = createTestTransport(server.baseUrl, "grpc");
   const client = createClient(ChatService, transport.transport);
   const room = `sends-${store.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`;
   try {
@@ -122,7 +127,7 @@ async function fanOut(
 ): Promise<FanOutResult> {
   const servers = await Promise.all(
     Array.from({ length: instances }, () =>
-      startServer(["--store", "redis", "--redis-url", redis.url, "--heartbeat-interval", "0"]),
+      spawnBenchServer(["--store", "redis", "--redis-url", redis.url, "--heartbeat-interval", "0"]),
     ),
   );
   const nginx = balancer
@@ -130,7 +135,7 @@ async function fanOut(
     : undefined;
   try {
     return await runFanOut(asOneServer(servers, redis, nginx), {
-      kind: "grpc-h2c",
+      kind: "grpc",
       subscribers: config.subscribers,
       messages: config.messages,
       inFlight: config.fanOutInFlight,
@@ -147,12 +152,11 @@ async function main(): Promise<void> {
   const sends: SendFigures[] = [];
   {
     log("sends: SQLite (durability full)");
-    const server = await startServer([
-      "--store",
-      "sqlite",
-      "--data-dir",
+    const server = await spawnBenchServer(
+      ["--store", "sqlite"],
+      [],
       `/tmp/bench-scale-${process.pid}`,
-    ]);
+    );
     try {
       sends.push(await measureSends("SQLite, durability full", server));
     } finally {
@@ -162,7 +166,7 @@ async function main(): Promise<void> {
   for (const appendfsync of ["always", "everysec"] as const) {
     log(`sends: Redis (appendfsync ${appendfsync})`);
     const redis = await startRedis({ appendfsync });
-    const server = await startServer(["--store", "redis", "--redis-url", redis.url]);
+    const server = await spawnBenchServer(["--store", "redis", "--redis-url", redis.url]);
     try {
       sends.push(await measureSends(`Redis, appendfsync ${appendfsync}`, server));
     } finally {

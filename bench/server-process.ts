@@ -3,14 +3,11 @@
  * the child is `node` itself (not an npx/tsx wrapper), so its pid's CPU time and RSS
  * are the server's alone.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import * as net from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
+import { spawnServer } from "../test/support/subprocess-server.ts";
 import type { ProbeCommand, ProbeReport } from "./gc-probe.ts";
 
-const repoRoot = fileURLToPath(new URL("..", import.meta.url));
 const clockTicks = readClockTicks();
 
 export interface ServerProcess {
@@ -42,62 +39,55 @@ export interface ProcSample {
   rssBytes: number;
 }
 
-const running = new Set<ChildProcess>();
-// Last resort: never leave a server behind, even if the bench throws or is interrupted.
-process.on("exit", () => {
-  for (const child of running) child.kill("SIGKILL");
-});
+// Ctrl-C ends the bench through "exit", where spawnServer kills what it started.
+process.once("SIGINT", () => process.exit(130));
+
+/** Pino's warn level: what the report shows of the server's log. */
+const warnLevel = 40;
 
 /**
- * Starts `src/main.ts` on a free loopback port and resolves once it accepts connections.
- * `appArgs` go to the server, `nodeArgs` to node (e.g. `--cpu-prof` for a profile).
+ * Spawns `src/main.ts` under Node on a free loopback port (test/support's
+ * spawnServer: its startup line says when it listens) and resolves once it
+ * does. `appArgs` go to the server, `nodeArgs` to node (e.g. `--cpu-prof`
+ * for a profile); `dataDir` is a SQLite directory to use, default a fresh
+ * one, removed on stop.
  */
-export async function startServer(
+export async function spawnBenchServer(
   appArgs: readonly string[] = [],
   nodeArgs: readonly string[] = [],
+  dataDir?: string,
 ): Promise<ServerProcess> {
-  const port = await freePort();
-  const args = [
-    ...nodeArgs,
-    "--expose-gc",
-    "--import",
-    "tsx",
-    "--import",
-    "./bench/gc-probe.ts",
-    "src/main.ts",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--log-level",
-    "warn",
-    "--shutdown-timeout-ms",
-    "500",
-    // Every benchmark client connects from 127.0.0.1 (HTTP/1.1 streams: one connection each).
-    "--max-connections-per-ip",
-    "0",
-    ...appArgs,
-  ];
-  const child = spawn(process.execPath, args, {
-    cwd: repoRoot,
-    stdio: ["ignore", "pipe", "pipe", "ipc"],
-  });
-  running.add(child);
-  const { pid } = child;
-  if (pid === undefined) throw new Error("could not spawn the server");
-  const logLines: string[] = [];
+  const server = await spawnServer(
+    "node",
+    [
+      "--host",
+      "127.0.0.1",
+      "--shutdown-timeout-ms",
+      "500",
+      // Every benchmark client connects from 127.0.0.1 (HTTP/1.1 streams: one connection each).
+      "--max-connections-per-ip",
+      "0",
+      ...appArgs,
+    ],
+    {
+      dataDir,
+      nodeArgs: [...nodeArgs, "--expose-gc", "--import", "./bench/gc-probe.ts"],
+      ipc: true,
+    },
+  );
+  const { child } = server;
+  const pid = child.pid as number;
   const probeWaiters: ((report: ProbeReport) => void)[] = [];
-  onLines(child.stdout, (line) => logLines.push(line));
-  onLines(child.stderr, (line) => logLines.push(line));
   child.on("message", (report: ProbeReport) => probeWaiters.shift()?.(report));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  exited.then(() => running.delete(child));
-
-  let stopping: Promise<void> | undefined;
-  const server: ServerProcess = {
+  return {
     pid,
-    baseUrl: `http://127.0.0.1:${port}`,
-    logLines,
+    baseUrl: server.url,
+    get logLines() {
+      return [
+        ...server.log.filter((l) => l.level >= warnLevel).map((l) => JSON.stringify(l)),
+        ...server.stderr,
+      ];
+    },
     sample: () => readProc(pid),
     openFds: () => readdirSync(`/proc/${pid}/fd`).length,
     probe(command) {
@@ -105,24 +95,10 @@ export async function startServer(
       child.send(command);
       return withTimeout(report, 5000, `the server's answer to "${command}"`);
     },
-    stop() {
-      stopping ??= (async () => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        child.kill("SIGTERM");
-        const killer = setTimeout(() => child.kill("SIGKILL"), 3000);
-        await exited;
-        clearTimeout(killer);
-      })();
-      return stopping;
+    async stop() {
+      await server.stop("SIGTERM", 3000);
     },
   };
-  try {
-    await waitForPort(port, exited, logLines);
-  } catch (e) {
-    await server.stop();
-    throw e;
-  }
-  return server;
 }
 
 /** CPU time and RSS of any process (Redis, nginx), as `ServerProcess.sample` reads the server's. */
@@ -153,54 +129,6 @@ function readClockTicks(): number {
   } catch {
     return 100;
   }
-}
-
-function onLines(stream: NodeJS.ReadableStream | null, fn: (line: string) => void): void {
-  let buffered = "";
-  stream?.setEncoding("utf8");
-  stream?.on("data", (chunk: string) => {
-    buffered += chunk;
-    const lines = buffered.split("\n");
-    buffered = lines.pop() ?? "";
-    for (const line of lines) if (line !== "") fn(line);
-  });
-}
-
-/** A port on 127.0.0.1 that was free a moment ago (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
-
-/** Resolves once 127.0.0.1:`port` accepts connections; rejects if `exited` settles first or after 20 s. */
-export async function waitForPort(
-  port: number,
-  exited: Promise<void>,
-  log: readonly string[],
-): Promise<void> {
-  let dead = false;
-  exited.then(() => {
-    dead = true;
-  });
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (dead) throw new Error(`server exited during start-up:\n${log.join("\n")}`);
-    const socket = net.connect(port, "127.0.0.1");
-    const up = await new Promise<boolean>((resolve) => {
-      socket.once("connect", () => resolve(true));
-      socket.once("error", () => resolve(false));
-    });
-    socket.destroy();
-    if (up) return;
-    await sleep(50);
-  }
-  throw new Error("server did not listen within 20 s");
 }
 
 /** Rejects with a message naming `what` if `promise` takes longer than `ms`. */

@@ -8,16 +8,15 @@
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { ChatService } from "../src/gen/chat/v1/chat_pb.ts";
+import { createTestTransport } from "../test/support/transports.ts";
+import { quickFlag } from "./quick.ts";
 import { table } from "./report.ts";
-import { type ServerProcess, startServer } from "./server-process.ts";
+import { type ServerProcess, spawnBenchServer } from "./server-process.ts";
 import { summarize } from "./stats.ts";
-import { createBenchTransport } from "./transports.ts";
 
-const { values: flags } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
-const quick = flags.quick === true;
+const quick = quickFlag();
 const config = {
   rooms: 100,
   sends: [
@@ -29,15 +28,16 @@ const config = {
   text: "x".repeat(200),
 };
 
+/** Each variant's server gets a fresh data directory (which the memory store leaves alone). */
 interface Variant {
   name: string;
-  args: (dataDir: string) => string[];
+  args: string[];
 }
 
 const variants: Variant[] = [
-  { name: "memory", args: () => ["--store", "memory"] },
-  { name: "sqlite, durability full", args: (d) => ["--data-dir", d, "--durability", "full"] },
-  { name: "sqlite, durability normal", args: (d) => ["--data-dir", d, "--durability", "normal"] },
+  { name: "memory", args: ["--store", "memory"] },
+  { name: "sqlite, durability full", args: ["--durability", "full"] },
+  { name: "sqlite, durability normal", args: ["--durability", "normal"] },
 ];
 
 interface SendResult {
@@ -69,7 +69,7 @@ async function sendMany(
   inFlight: number,
   rooms: number,
 ): Promise<{ latenciesMs: number[]; seconds: number }> {
-  const { transport, close } = createBenchTransport(server.baseUrl, "grpc-h2c");
+  const { transport, close } = createTestTransport(server.baseUrl, "grpc");
   const client = createClient(ChatService, transport);
   const latenciesMs: number[] = [];
   let next = 0;
@@ -100,7 +100,7 @@ async function withVariant<T>(
   fn: (server: ServerProcess, dataDir: string) => Promise<T>,
 ): Promise<T> {
   const dataDir = mkdtempSync(join(os.tmpdir(), "chat-bench-store-"));
-  const server = await startServer(variant.args(dataDir));
+  const server = await spawnBenchServer(variant.args, [], dataDir);
   try {
     return await fn(server, dataDir);
   } finally {

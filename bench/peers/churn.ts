@@ -8,7 +8,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { freePort, waitForPort } from "../server-process.ts";
+import { freePort, waitForPort } from "../../test/support/ports.ts";
 import type { LoadgenLine } from "./figures.ts";
 import type { PeersDir } from "./peers-dir.ts";
 import { treeRssKb } from "./proc-tree.ts";

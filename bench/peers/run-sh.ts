@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import { join } from "node:path";
-import { freePort } from "../server-process.ts";
+import { freePort } from "../../test/support/ports.ts";
 import type { LoadgenLine } from "./figures.ts";
 import type { PeersDir } from "./peers-dir.ts";
 import type { ServerCommand, ServerName } from "./servers.ts";

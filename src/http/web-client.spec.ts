@@ -1,21 +1,13 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { buildWebClient } from "../../clients/web/build.ts";
+import { tempDirs } from "../../test/support/temp-dir.ts";
 import { type BuildOptions, buildApp } from "../app.ts";
 import { parseConfig } from "../config.ts";
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "chat-web-"));
-  dirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const temp = tempDirs("chat-web-");
+const tempDir = () => temp.make();
+after(() => temp.removeAll());
 
 async function withApp(
   options: BuildOptions,

@@ -12,6 +12,7 @@ import {
   Http2SessionManager,
 } from "@connectrpc/connect-node";
 import { fastify } from "fastify";
+import { http1PostHead } from "../../test/support/raw-http1.ts";
 import { ChatService } from "../gen/chat/v1/chat_pb.ts";
 import {
   createOnePortServerFactory,
@@ -147,15 +148,7 @@ describe("one-port server with connect-fastify", { timeout: 10_000 }, () => {
 
   it("serves a POST split after its first byte over HTTP/1.1", async () => {
     const body = JSON.stringify({ room: "r", clientId: "c2" });
-    const request = [
-      "POST /chat.v1.ChatService/Send HTTP/1.1",
-      "Host: x",
-      "Content-Type: application/json",
-      `Content-Length: ${body.length}`,
-      "Connection: close",
-      "",
-      body,
-    ].join("\r\n");
+    const request = http1PostHead("/chat.v1.ChatService/Send", body.length, "x") + body;
     const { response } = await rawExchange(started.port, "P", "OS", request.slice(3));
     assert.match(response, /^HTTP\/1\.1 200 /);
     assert.match(response, /"clientId":"c2"/);

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { tempDirs } from "../../test/support/temp-dir.ts";
 import { messageStoreContract } from "../core/message-store.case.ts";
 import type { SqliteDatabase } from "./driver.ts";
 import { DataDirError, StorageFullError } from "./errors.ts";
@@ -10,15 +9,9 @@ import { openSqlite } from "./open-driver.ts";
 import { openSqliteStore } from "./open-store.ts";
 import { createSqliteStore } from "./sqlite-store.ts";
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "chat-sqlite-"));
-  dirs.push(dir);
-  return dir;
-}
-after(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const temp = tempDirs("chat-sqlite-");
+const tempDir = () => temp.make();
+after(() => temp.removeAll());
 
 messageStoreContract("sqlite", async (options) =>
   createSqliteStore({ db: await openSqlite(join(tempDir(), "chat.db")), ...options }),

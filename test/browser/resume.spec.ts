@@ -11,11 +11,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import type { Browser } from "playwright-core";
 import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
 import { openSqliteStore } from "../../src/sqlite/open-store.ts";
-import type { TestServer } from "../support/server.ts";
+import { startServer, type TestServer } from "../support/server.ts";
+import { createTestTransport } from "../support/transports.ts";
 import {
   ensureWebClientBuilt,
   joinByUrl,
@@ -26,7 +26,6 @@ import {
   waitForMessage,
   waitLive,
 } from "./support/browser.ts";
-import { startServerOn } from "./support/restartable.ts";
 
 let browser: Browser;
 const dataDir = mkdtempSync(join(tmpdir(), "chat-browser-"));
@@ -34,10 +33,14 @@ const servers = new Set<TestServer>();
 
 async function start(port: number, durable: boolean): Promise<TestServer> {
   const store = durable ? await openSqliteStore({ dataDir, durability: "normal" }) : undefined;
-  const server = await startServerOn(port, { store });
+  const server = await startServer({ port, store });
   servers.add(server);
   return server;
 }
+
+/** A connect-node client of `url`, as a second user of the page's room. */
+const nodeClient = (url: string) =>
+  createClient(ChatService, createTestTransport(url, "connect-h1").transport);
 
 async function stop(server: TestServer): Promise<void> {
   servers.delete(server);
@@ -59,8 +62,7 @@ describe("browser client across server restarts", () => {
     const room = "restart";
     const first = await start(0, true);
     const { port, url } = first;
-    const node = () =>
-      createClient(ChatService, createConnectTransport({ baseUrl: url, httpVersion: "1.1" }));
+    const node = () => nodeClient(url);
     await node().send({ room, sender: "ops", text: "one" });
     await node().send({ room, sender: "ops", text: "two" });
 
@@ -112,8 +114,7 @@ describe("browser client across server restarts", () => {
     const room = "amnesia";
     const first = await start(0, false);
     const { port, url } = first;
-    const node = () =>
-      createClient(ChatService, createConnectTransport({ baseUrl: url, httpVersion: "1.1" }));
+    const node = () => nodeClient(url);
     const page = await newPage(browser);
     await joinByUrl(page, url, { name: "max", room });
     await say(page, "old world");

@@ -14,8 +14,12 @@ import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
 import { ChatServer } from "../../src/gen/grpc/chat_pb.ts";
 import { Health } from "../../src/gen/grpc/health/v1/health_pb.ts";
 import { type ServerUnderTest, startServerUnderTest } from "../support/server.ts";
-import { makeTestDir } from "../support/subprocess-server.ts";
-import { allTransportKinds, createTestTransport, type TransportKind } from "./support/clients.ts";
+import { makeTestDir } from "../support/temp-dir.ts";
+import {
+  allTransportKinds,
+  createTestTransport,
+  type TransportKind,
+} from "../support/transports.ts";
 import { drain, expectError } from "./support/errors.ts";
 import { subscribe } from "./support/subscribe.ts";
 import { bearer, testSecret, token } from "./support/tokens.ts";

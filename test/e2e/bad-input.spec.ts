@@ -3,10 +3,11 @@ import { describe, it } from "node:test";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, createClient } from "@connectrpc/connect";
 import { type ChatRequestSchema, ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
-import { allTransportKinds, createTestTransport } from "./support/clients.ts";
+import { withServer } from "../support/server.ts";
+import { allTransportKinds, createTestTransport } from "../support/transports.ts";
 import { envelope } from "./support/envelope.ts";
 import { drain, expectError } from "./support/errors.ts";
-import { assertStillServes, withServer } from "./support/with-server.ts";
+import { assertStillServes } from "./support/still-serves.ts";
 
 // Requests a well-behaved client would not send: each gets a clear error
 // code (no hang, no crash), and the server keeps serving everyone else.

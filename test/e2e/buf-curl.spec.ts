@@ -7,8 +7,8 @@ import {
   startServerUnderTest,
   subscriptionsClosed,
 } from "../support/server.ts";
+import { createTestTransport } from "../support/transports.ts";
 import { bufCurl } from "./support/buf-curl.ts";
-import { createTestTransport } from "./support/clients.ts";
 
 // One server for the file, a room of its own per test: a server per test cost
 // a second or more on each runtime of the matrix (test/runtimes/), 30 s a run.

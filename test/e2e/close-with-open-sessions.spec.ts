@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { createClient } from "@connectrpc/connect";
 import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
 import { startServer } from "../support/server.ts";
-import { createTestTransport, type TransportKind } from "./support/clients.ts";
+import { createTestTransport, type TransportKind } from "../support/transports.ts";
 
 // A client that cancels a stream and keeps its HTTP/2 connection open must
 // not hold up the server's shutdown: close() ends within its grace

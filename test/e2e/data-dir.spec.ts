@@ -14,12 +14,8 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
 import { runtimeUnderTest } from "../runtimes/runtime-under-test.ts";
 import { eventually } from "../support/server.ts";
-import {
-  type CliRun,
-  makeTestDir,
-  runToExit,
-  startSubprocessServer,
-} from "../support/subprocess-server.ts";
+import { type CliRun, runToExit, spawnServer } from "../support/subprocess-server.ts";
+import { makeTestDir } from "../support/temp-dir.ts";
 
 // Under the repository's .data/: the only place Deno's start task may write.
 const root = makeTestDir(`data-dir-${runtimeUnderTest}`);
@@ -82,7 +78,7 @@ describe(`an unusable --data-dir (${runtimeUnderTest})`, () => {
 
   it("missing parents are created, as the default .data is", async () => {
     const dataDir = join(root, "missing", "parents", "data");
-    const server = await startSubprocessServer(runtimeUnderTest, [], { dataDir });
+    const server = await spawnServer(runtimeUnderTest, [], { dataDir });
     await server.close();
   });
 });
@@ -90,7 +86,7 @@ describe(`an unusable --data-dir (${runtimeUnderTest})`, () => {
 describe(`two servers on one --data-dir (${runtimeUnderTest})`, () => {
   it("the second is refused while the first runs, even after a SIGKILL; then one starts", async () => {
     const dataDir = join(root, "shared");
-    const start = () => startSubprocessServer(runtimeUnderTest, [], { dataDir });
+    const start = () => spawnServer(runtimeUnderTest, [], { dataDir });
     const inUse = /another chat server is using it/;
 
     const first = await start();
@@ -115,7 +111,7 @@ describe(`a full disk (${runtimeUnderTest})`, () => {
   it("answers resource_exhausted and logs SQLITE_FULL; reads still work", async (t) => {
     const mount = join(root, "full");
     if (!mountTmpfs(t, mount, "size=1m")) return;
-    const server = await startSubprocessServer(runtimeUnderTest, [], { dataDir: mount });
+    const server = await spawnServer(runtimeUnderTest, [], { dataDir: mount });
     try {
       const client = createClient(ChatService, createGrpcTransport({ baseUrl: server.url }));
       const text = "x".repeat(4000);

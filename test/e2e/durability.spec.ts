@@ -12,7 +12,8 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
 import { ChatServer } from "../../src/gen/grpc/chat_pb.ts";
 import { runtimeUnderTest } from "../runtimes/runtime-under-test.ts";
-import { makeTestDir, startSubprocessServer } from "../support/subprocess-server.ts";
+import { spawnServer } from "../support/subprocess-server.ts";
+import { makeTestDir } from "../support/temp-dir.ts";
 import { fullHistory } from "./support/history.ts";
 
 // Under the repository's .data/: the only place Deno's start task may write.
@@ -26,7 +27,7 @@ function clients(url: string) {
 
 describe(`a server killed with SIGKILL (${runtimeUnderTest})`, () => {
   it("keeps every acknowledged message, and the idempotency of client ids", async () => {
-    const start = () => startSubprocessServer(runtimeUnderTest, [], { dataDir });
+    const start = () => spawnServer(runtimeUnderTest, [], { dataDir });
     const first = await start();
     const acked: bigint[] = [];
     let notes = 0;

@@ -9,13 +9,17 @@ import {
   SubscribeRequestSchema,
   SubscribeResponseSchema,
 } from "../../src/gen/chat/v1/chat_pb.ts";
-import { eventually, type TestServer } from "../support/server.ts";
-import { allTransportKinds, createTestTransport, type TransportKind } from "./support/clients.ts";
+import { eventually, type TestServer, withServer } from "../support/server.ts";
+import {
+  allTransportKinds,
+  createTestTransport,
+  type TransportKind,
+} from "../support/transports.ts";
 import { envelope, grpcWebTrailers, parseEnvelopes } from "./support/envelope.ts";
 import { expectError } from "./support/errors.ts";
 import { openRawH2 } from "./support/raw-h2.ts";
+import { assertStillServes } from "./support/still-serves.ts";
 import { subscribe } from "./support/subscribe.ts";
-import { assertStillServes, withServer } from "./support/with-server.ts";
 
 // The streaming fast path (src/fast-stream/) serves Subscribe and the seed's
 // ChatStream outside Connect's pipeline. These tests pin down what it adds:

@@ -20,7 +20,7 @@ import {
   runPool,
   withSeed,
 } from "./support/hostile.ts";
-import { assertStillServes } from "./support/with-server.ts";
+import { assertStillServes } from "./support/still-serves.ts";
 
 /** `FUZZ_CASES` runs more (or fewer), for a longer hunt than `npm test` affords. */
 const cases = Number(process.env.FUZZ_CASES) || 3000;

@@ -23,7 +23,7 @@ import {
 import { fuzzBinary, fuzzJson, fuzzMethods } from "./support/fuzz-messages.ts";
 import { errorLines, fuzzRound } from "./support/fuzz-round.ts";
 import { bystander, createRandom, fuzzSeed, runPool, withSeed } from "./support/hostile.ts";
-import { assertStillServes } from "./support/with-server.ts";
+import { assertStillServes } from "./support/still-serves.ts";
 
 /** `FUZZ_CASES` runs more (or fewer), for a longer hunt than `npm test` affords. */
 const cases = Number(process.env.FUZZ_CASES) || 5000;

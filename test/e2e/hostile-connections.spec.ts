@@ -13,9 +13,10 @@ import { connect as tlsConnect } from "node:tls";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { ChatService, SendRequestSchema } from "../../src/gen/chat/v1/chat_pb.ts";
-import { makeTestDir } from "../support/subprocess-server.ts";
+import { withServer } from "../support/server.ts";
+import { makeTestDir } from "../support/temp-dir.ts";
 import { makeTestCert, type TestCert } from "../support/tls-cert.ts";
-import { createTestTransport } from "./support/clients.ts";
+import { createTestTransport } from "../support/transports.ts";
 import { envelope } from "./support/envelope.ts";
 import {
   bystander,
@@ -30,7 +31,6 @@ import {
   settingsFrame,
 } from "./support/hostile.ts";
 import { subscribe } from "./support/subscribe.ts";
-import { withServer } from "./support/with-server.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -11,9 +11,9 @@ import { performance } from "node:perf_hooks";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { withServer } from "../support/server.ts";
 import { bystander, connectionsDropTo } from "./support/hostile.ts";
 import type { RapidResetReport } from "./support/rapid-reset.ts";
-import { withServer } from "./support/with-server.ts";
 
 const attackerScript = fileURLToPath(new URL("./support/rapid-reset-attacker.ts", import.meta.url));
 

@@ -7,7 +7,8 @@ import { once } from "node:events";
 import * as http2 from "node:http2";
 import { connect, type Socket } from "node:net";
 import { describe, it } from "node:test";
-import { assertStillServes, withServer } from "./support/with-server.ts";
+import { withServer } from "../support/server.ts";
+import { assertStillServes } from "./support/still-serves.ts";
 
 function openSocket(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {

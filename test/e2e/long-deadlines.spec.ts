@@ -10,7 +10,7 @@ import { createClient } from "@connectrpc/connect";
 import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
 import { clampConnectTimeout, clampGrpcTimeout } from "../../src/http/clamp-deadlines.ts";
 import { startServer, type TestServer } from "../support/server.ts";
-import { createTestTransport, type TransportKind } from "./support/clients.ts";
+import { createTestTransport, type TransportKind } from "../support/transports.ts";
 
 const cases: { kind: TransportKind; header: string; value: string }[] = [
   { kind: "grpc", header: "grpc-timeout", value: "1000H" },

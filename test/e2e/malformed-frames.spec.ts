@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { SendRequestSchema, SendResponseSchema } from "../../src/gen/chat/v1/chat_pb.ts";
+import { withServer } from "../support/server.ts";
 import { envelope, grpcWebTrailers, parseEnvelopes } from "./support/envelope.ts";
 import { grpcStatus, openRawH2 } from "./support/raw-h2.ts";
-import { assertStillServes, withServer } from "./support/with-server.ts";
+import { assertStillServes } from "./support/still-serves.ts";
 
 // Bodies that are not what the protocol promises, byte by byte. The codes are
 // Connect-ES's (and match gRPC's status-code guide where it has a say: a

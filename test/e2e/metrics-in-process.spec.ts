@@ -5,22 +5,18 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import type * as http2 from "node:http2";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, createClient } from "@connectrpc/connect";
 import { buildApp } from "../../src/app.ts";
 import { createMemoryStore } from "../../src/core/memory-store.ts";
-import { ChatService, SubscribeRequestSchema } from "../../src/gen/chat/v1/chat_pb.ts";
+import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
 import { ServingStatus } from "../../src/services/health.ts";
-import { eventually } from "../support/server.ts";
-import { createTestTransport } from "./support/clients.ts";
-import { envelope } from "./support/envelope.ts";
+import { eventually, listenApp, withServer } from "../support/server.ts";
+import { createTestTransport } from "../support/transports.ts";
 import { getH2c, getHttp1, sampleValue, scrape } from "./support/metrics.ts";
-import { openRawH2 } from "./support/raw-h2.ts";
-import { withServer } from "./support/with-server.ts";
+import { openRawH2, rawSubscribe } from "./support/raw-h2.ts";
 
 const subscribeMethod = "chat.v1.ChatService/Subscribe";
 
@@ -53,19 +49,8 @@ describe("metrics and health, in-process", () => {
         // A gRPC Subscribe on a raw h2 stream with a 1 KiB window that we do
         // not read: the server soon has to buffer, then cuts it off.
         const h2 = openRawH2(server.url, { settings: { initialWindowSize: 1024 } });
-        const stream = h2.session.request({
-          ":method": "POST",
-          ":path": `/${subscribeMethod}`,
-          "content-type": "application/grpc",
-          te: "trailers",
-        });
-        let trailers: http2.IncomingHttpHeaders = {};
-        stream.on("trailers", (t) => {
-          trailers = t;
-        });
-        stream.on("error", () => {});
-        const request = create(SubscribeRequestSchema, { room: "slow" });
-        stream.end(envelope(toBinary(SubscribeRequestSchema, request)));
+        const sub = rawSubscribe(h2.session, "slow");
+        const { stream } = sub;
         const grpc = createTestTransport(server.url, "grpc");
         try {
           const client = createClient(ChatService, grpc.transport);
@@ -78,6 +63,7 @@ describe("metrics and health, in-process", () => {
           // The cut-off reaches the RPC edge once the stream can go on.
           stream.resume();
           await eventually(() => stream.closed, 5000, "the cut-off stream to end");
+          const { trailers } = sub;
           assert.equal(trailers["grpc-status"], String(Code.ResourceExhausted));
           const samples = await scrape(server.url);
           assert.equal(
@@ -113,9 +99,7 @@ describe("metrics and health, in-process", () => {
     server.app.addHook("preClose", async () => {
       duringClose.push((await getHttp1(url, "/readyz")).status);
     });
-    await server.app.listen({ host: "127.0.0.1", port: 0 });
-    const { port } = server.app.server.address() as { port: number };
-    const url = `http://127.0.0.1:${port}`;
+    const { url } = await listenApp(server);
     let closed = false;
     try {
       assert.equal((await getHttp1(url, "/readyz")).status, 200);

@@ -12,7 +12,7 @@ import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
 import { ChatServer } from "../../src/gen/grpc/chat_pb.ts";
 import { chosenRuntime } from "../support/runtimes.ts";
 import { eventually, withServerUnderTest } from "../support/server.ts";
-import { createTestTransport } from "./support/clients.ts";
+import { createTestTransport } from "../support/transports.ts";
 import {
   getH2c,
   getHttp1,
@@ -26,7 +26,7 @@ import { subscribe } from "./support/subscribe.ts";
 const subscribeMethod = "chat.v1.ChatService/Subscribe";
 const chatStreamMethod = "grpc.ChatServer/ChatStream";
 
-/** Every metric the README lists. */
+/** Every metric docs/operations.md lists. */
 const metricNames = [
   "chat_tcp_connections_open",
   "chat_requests_open",

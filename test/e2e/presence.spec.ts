@@ -6,9 +6,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type Client, createClient } from "@connectrpc/connect";
 import { ChatService, type Event } from "../../src/gen/chat/v1/chat_pb.ts";
-import { eventually } from "../support/server.ts";
-import { allTransportKinds, createTestTransport } from "./support/clients.ts";
-import { withServer } from "./support/with-server.ts";
+import { eventually, withServer } from "../support/server.ts";
+import { allTransportKinds, createTestTransport } from "../support/transports.ts";
 
 /** A Subscribe call whose events are described as short strings. */
 function watch(client: Client<typeof ChatService>, room: string, name: string, last?: number) {

@@ -11,7 +11,11 @@ import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
 import { ChatServer } from "../../src/gen/grpc/chat_pb.ts";
 import { retryAfterMsKey } from "../../src/rate-limit/rate-limits.ts";
 import { eventually, startServer, type TestServer } from "../support/server.ts";
-import { allTransportKinds, createTestTransport, type TransportKind } from "./support/clients.ts";
+import {
+  allTransportKinds,
+  createTestTransport,
+  type TransportKind,
+} from "../support/transports.ts";
 import { drain, expectError } from "./support/errors.ts";
 import { subscribe } from "./support/subscribe.ts";
 import { bearer, testSecret, token } from "./support/tokens.ts";

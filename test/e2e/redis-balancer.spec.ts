@@ -30,11 +30,16 @@ import { runtimeUnderTest } from "../runtimes/runtime-under-test.ts";
 import { type Nginx, startNginx } from "../support/nginx.ts";
 import { type RedisProcess, startRedis } from "../support/redis.ts";
 import { eventually } from "../support/server.ts";
-import { type SubprocessServer, startSubprocessServer } from "../support/subprocess-server.ts";
-import { createTestTransport, type TestTransport, type TransportKind } from "./support/clients.ts";
+import type { SubprocessServer } from "../support/subprocess-server.ts";
+import {
+  createTestTransport,
+  type TestTransport,
+  type TransportKind,
+} from "../support/transports.ts";
 import { collectStream, createGrpcJsClients, type Msg, unary } from "./support/grpc-js.ts";
-import { fullHistory } from "./support/history.ts";
+import { assertEachAckOnce, fullHistory } from "./support/history.ts";
 import { getHttp1, parseMetrics, sampleValue } from "./support/metrics.ts";
+import { spawnRedisInstance } from "./support/redis-instance.ts";
 import { type RoomWatcher, watchRoom } from "./support/room-watcher.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -44,18 +49,7 @@ const watcherSeqs = (w: RoomWatcher) => w.messages.map((m) => BigInt(m.slice(0, 
 const isH1 = (kind: TransportKind) => kind === "connect-h1" || kind === "grpcweb-h1";
 
 /** Heartbeats off: the streams carry only what the tests send. */
-function startInstance(redis: RedisProcess): Promise<SubprocessServer> {
-  return startSubprocessServer(runtimeUnderTest, [
-    "--store",
-    "redis",
-    "--redis-url",
-    redis.url,
-    "--presence-lease",
-    "2s",
-    "--heartbeat-interval",
-    "0",
-  ]);
-}
+const instanceArgs = ["--presence-lease", "2s", "--heartbeat-interval", "0"];
 
 const upstreamsOf = (servers: SubprocessServer[]) => servers.map((s) => `127.0.0.1:${s.port}`);
 
@@ -141,19 +135,8 @@ async function assertAcknowledgedOnce(
   acks: Map<string, bigint>,
   others: number,
 ): Promise<Message[]> {
-  const history = await fullHistory(client, room);
-  const n = history.length;
-  assert.deepEqual(
-    history.map((m) => m.seq),
-    range(n),
-    "the history: seqs 1..N",
-  );
-  const byClientId = new Map(history.map((m) => [m.clientId, m]));
-  assert.equal(byClientId.size, n, "no client id stored twice");
-  for (const [clientId, seq] of acks) {
-    assert.equal(byClientId.get(clientId)?.seq, seq, `${clientId} at its acknowledged seq`);
-  }
-  assert.equal(n, acks.size + others, "nothing stored but what was acknowledged");
+  const history = await assertEachAckOnce(client, room, acks);
+  assert.equal(history.length, acks.size + others, "nothing stored but what was acknowledged");
   return history;
 }
 
@@ -183,7 +166,7 @@ describe(`three instances on one Redis behind nginx (${runtimeUnderTest})`, () =
     await ensureWebClientBuilt();
     redis = await startRedis();
     [servers, browser] = await Promise.all([
-      Promise.all([0, 1, 2].map(() => startInstance(redis))),
+      Promise.all([0, 1, 2].map(() => spawnRedisInstance(redis.url, instanceArgs))),
       launchBrowser(),
     ]);
     // Bun's HPACK encoder ignores nginx's table size 0: see NginxOptions.grpcKeepalive.

@@ -15,8 +15,8 @@ import {
   HealthCheckResponse_ServingStatus as ServingStatus,
 } from "../../src/gen/grpc/health/v1/health_pb.ts";
 import { runtimeUnderTest } from "../runtimes/runtime-under-test.ts";
+import { freePort } from "../support/ports.ts";
 import {
-  freePort,
   type RedisClusterProcess,
   type RedisProcess,
   rawCommand,
@@ -24,28 +24,14 @@ import {
   startRedisCluster,
 } from "../support/redis.ts";
 import { eventually } from "../support/server.ts";
-import {
-  runToExit,
-  type SubprocessServer,
-  startSubprocessServer,
-} from "../support/subprocess-server.ts";
-import { createTestTransport, type TransportKind } from "./support/clients.ts";
+import { runToExit, type SubprocessServer } from "../support/subprocess-server.ts";
+import { createTestTransport, type TransportKind } from "../support/transports.ts";
+import { spawnRedisInstance } from "./support/redis-instance.ts";
 import { type RoomWatcher, watchRoom } from "./support/room-watcher.ts";
 
 const leaseMs = 2000;
 
-function startInstance(redis: RedisProcess): Promise<SubprocessServer> {
-  return startSubprocessServer(runtimeUnderTest, [
-    "--store",
-    "redis",
-    "--redis-url",
-    redis.url,
-    "--presence-lease",
-    `${leaseMs}ms`,
-    "--heartbeat-interval",
-    "0",
-  ]);
-}
+const instanceArgs = ["--presence-lease", `${leaseMs}ms`, "--heartbeat-interval", "0"];
 
 function chat(server: SubprocessServer, kind: TransportKind = "grpc") {
   const { transport, close } = createTestTransport(server.url, kind);
@@ -86,7 +72,7 @@ describe(`three instances on one Redis (${runtimeUnderTest})`, () => {
 
   before(async () => {
     redis = await startRedis();
-    servers = await Promise.all([0, 1, 2].map(() => startInstance(redis)));
+    servers = await Promise.all([0, 1, 2].map(() => spawnRedisInstance(redis.url, instanceArgs)));
   });
   after(async () => {
     for (const w of watchers) w.stop();
@@ -201,7 +187,7 @@ describe(`three instances on one Redis (${runtimeUnderTest})`, () => {
 
   it("loses nothing acknowledged when an instance is killed, and its members leave within the lease", async () => {
     const [a] = servers as [SubprocessServer];
-    const doomed = await startInstance(redis);
+    const doomed = await spawnRedisInstance(redis.url, instanceArgs);
     const room = "killed";
     const watcher = watch({ baseUrl: a.url, kind: "grpc", room, name: "ann" });
     const dan = watchRoom({ baseUrl: doomed.url, kind: "grpc", room, name: "dan" });
@@ -242,7 +228,7 @@ describe(`instances through a Redis outage (${runtimeUnderTest})`, () => {
 
   before(async () => {
     redis = await startRedis({ appendfsync: "always" });
-    servers = await Promise.all([0, 1].map(() => startInstance(redis)));
+    servers = await Promise.all([0, 1].map(() => spawnRedisInstance(redis.url, instanceArgs)));
   });
   after(async () => {
     for (const w of watchers) w.stop();
@@ -338,11 +324,7 @@ describe(`two instances on a Redis Cluster (${runtimeUnderTest})`, () => {
     cluster = await startRedisCluster({ persistence: false });
     // One seed node's URL: the cluster is detected.
     const first = cluster.urls[0] as string;
-    servers = await Promise.all(
-      [0, 1].map(() =>
-        startSubprocessServer(runtimeUnderTest, ["--store", "redis", "--redis-url", first]),
-      ),
-    );
+    servers = await Promise.all([0, 1].map(() => spawnRedisInstance(first)));
   });
   after(async () => {
     for (const w of watchers) w.stop();
@@ -393,12 +375,7 @@ describe(`starting on Redis (${runtimeUnderTest})`, () => {
     const redis = await startRedis({ requirepass: "s3cret-pw" });
     try {
       const url = (password: string) => redis.url.replace("redis://", `redis://:${password}@`);
-      const server = await startSubprocessServer(runtimeUnderTest, [
-        "--store",
-        "redis",
-        "--redis-url",
-        url("s3cret-pw"),
-      ]);
+      const server = await spawnRedisInstance(url("s3cret-pw"));
       const { client, close } = chat(server);
       assert.equal((await client.send({ room: "pw", sender: "s", text: "hi" })).seq, 1n);
       close();
@@ -424,7 +401,7 @@ describe(`starting on Redis (${runtimeUnderTest})`, () => {
     const durable = await startRedis({ appendfsync: "always" });
     try {
       const warnings = async (redis: RedisProcess) => {
-        const server = await startInstance(redis);
+        const server = await spawnRedisInstance(redis.url, instanceArgs);
         await server.close();
         return server.log.filter((l) => l.level === 40).map((l) => l.msg);
       };

@@ -4,9 +4,9 @@ import * as http2 from "node:http2";
 import { describe, it } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { SubscribeRequestSchema } from "../../src/gen/chat/v1/chat_pb.ts";
-import { eventually, type TestServer } from "../support/server.ts";
+import { eventually, type TestServer, withServer } from "../support/server.ts";
 import { envelope } from "./support/envelope.ts";
-import { assertStillServes, withServer } from "./support/with-server.ts";
+import { assertStillServes } from "./support/still-serves.ts";
 
 // Streams that are behind when their client leaves must be released: their
 // subscription, queued events, presence entry and handler (issue 13). Each

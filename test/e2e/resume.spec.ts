@@ -13,8 +13,12 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { ChatService, type Event } from "../../src/gen/chat/v1/chat_pb.ts";
 import { openSqliteStore } from "../../src/sqlite/open-store.ts";
 import { eventually, startServer } from "../support/server.ts";
+import {
+  allTransportKinds,
+  createTestTransport,
+  type TransportKind,
+} from "../support/transports.ts";
 import { startChaosProxy } from "./support/chaos-proxy.ts";
-import { allTransportKinds, createTestTransport, type TransportKind } from "./support/clients.ts";
 
 const dirs: string[] = [];
 after(() => {

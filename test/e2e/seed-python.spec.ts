@@ -8,7 +8,7 @@ import {
   startServerUnderTest,
   subscriptionsClosed,
 } from "../support/server.ts";
-import { createTestTransport } from "./support/clients.ts";
+import { createTestTransport } from "../support/transports.ts";
 import {
   generateSeedStubs,
   type SeedClient,

@@ -1,19 +1,14 @@
 import assert from "node:assert/strict";
-import type * as http2 from "node:http2";
 import { describe, it } from "node:test";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { fromBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
-import {
-  ChatService,
-  SubscribeRequestSchema,
-  SubscribeResponseSchema,
-} from "../../src/gen/chat/v1/chat_pb.ts";
-import { eventually, type TestServer } from "../support/server.ts";
-import { createTestTransport } from "./support/clients.ts";
-import { envelope, parseEnvelopes } from "./support/envelope.ts";
-import { openRawH2 } from "./support/raw-h2.ts";
+import { ChatService, SubscribeResponseSchema } from "../../src/gen/chat/v1/chat_pb.ts";
+import { eventually, type TestServer, withServer } from "../support/server.ts";
+import { createTestTransport } from "../support/transports.ts";
+import { parseEnvelopes } from "./support/envelope.ts";
+import { openRawH2, rawSubscribe } from "./support/raw-h2.ts";
+import { assertStillServes } from "./support/still-serves.ts";
 import { subscribe } from "./support/subscribe.ts";
-import { assertStillServes, withServer } from "./support/with-server.ts";
 
 // A subscriber that stops reading must not hold up the room: once what
 // waits for it (subscriberBufferBytes, counting what HTTP/2 flow control
@@ -28,18 +23,8 @@ function stalledSubscribe(server: TestServer) {
   // A 64 KiB stream window (HTTP/2's default, stated for clarity): the server
   // can push only that much before it has to wait for us.
   const h2 = openRawH2(server.url, { settings: { initialWindowSize: 65_535 } });
-  const stream = h2.session.request({
-    ":method": "POST",
-    ":path": "/chat.v1.ChatService/Subscribe",
-    "content-type": "application/grpc",
-    te: "trailers",
-  });
-  let trailers: http2.IncomingHttpHeaders = {};
-  stream.on("trailers", (t) => {
-    trailers = t;
-  });
-  stream.on("error", () => {});
-  stream.end(envelope(toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { room }))));
+  const sub = rawSubscribe(h2.session, room);
+  const { stream } = sub;
   return {
     /** Reads everything the server had queued for us, up to the end of the stream. */
     async readAll(ms: number) {
@@ -51,7 +36,7 @@ function stalledSubscribe(server: TestServer) {
         const kind = fromBinary(SubscribeResponseSchema, data).event?.kind;
         if (kind?.case === "message") seqs.push(kind.value.seq);
       }
-      return { seqs, trailers };
+      return { seqs, trailers: sub.trailers };
     },
     close: () => h2.close(),
   };

@@ -16,7 +16,7 @@ import {
 } from "@connectrpc/connect-node";
 import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
 import { type ServerUnderTest, startServerUnderTest } from "../support/server.ts";
-import { makeTestDir } from "../support/subprocess-server.ts";
+import { makeTestDir } from "../support/temp-dir.ts";
 import { makeTestCert } from "../support/tls-cert.ts";
 
 let dir: string;

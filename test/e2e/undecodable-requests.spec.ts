@@ -11,7 +11,7 @@ import { after, before, describe, it } from "node:test";
 import { startServer, type TestServer } from "../support/server.ts";
 import { envelope, grpcWebTrailers, parseEnvelopes } from "./support/envelope.ts";
 import { grpcStatus, openRawH2, type RawH2Session } from "./support/raw-h2.ts";
-import { assertStillServes } from "./support/with-server.ts";
+import { assertStillServes } from "./support/still-serves.ts";
 
 /** Bytes that are no SendRequest / SubscribeRequest (field 1 is `room` in both). */
 const bodies = {

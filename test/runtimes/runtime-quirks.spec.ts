@@ -8,13 +8,14 @@ import { once } from "node:events";
 import * as http from "node:http";
 import * as net from "node:net";
 import { after, before, describe, it } from "node:test";
-import { type SubprocessServer, startSubprocessServer } from "../support/subprocess-server.ts";
+import { http1PostHead } from "../support/raw-http1.ts";
+import { type SubprocessServer, spawnServer } from "../support/subprocess-server.ts";
 import { runtimeUnderTest } from "./runtime-under-test.ts";
 
 const sniffTimeoutMs = 500;
 let server: SubprocessServer;
 before(async () => {
-  server = await startSubprocessServer(runtimeUnderTest, [
+  server = await spawnServer(runtimeUnderTest, [
     "--max-request-bytes",
     "1000000",
     "--max-text-bytes",
@@ -73,15 +74,7 @@ describe(`runtime workarounds (${runtimeUnderTest})`, () => {
     // got it ahead of the head we had sniffed, answering 400 to most such requests.
     const text = "x".repeat(200_000);
     const body = Buffer.from(JSON.stringify({ room: "quirks", sender: "q", text }));
-    const head = [
-      "POST /chat.v1.ChatService/Send HTTP/1.1",
-      "Host: 127.0.0.1",
-      "Content-Type: application/json",
-      `Content-Length: ${body.length}`,
-      "Connection: close",
-      "",
-      "",
-    ].join("\r\n");
+    const head = http1PostHead("/chat.v1.ChatService/Send", body.length);
     const statuses: string[] = [];
     for (let i = 0; i < 10; i++) {
       const socket = net.connect(server.port, "127.0.0.1");

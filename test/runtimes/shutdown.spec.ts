@@ -16,13 +16,10 @@ import {
   Health,
   HealthCheckResponse_ServingStatus as ServingStatus,
 } from "../../src/gen/grpc/health/v1/health_pb.ts";
-import { allTransportKinds, createTestTransport } from "../e2e/support/clients.ts";
 import { eventually } from "../support/server.ts";
-import {
-  makeTestDir,
-  type SubprocessServer,
-  startSubprocessServer,
-} from "../support/subprocess-server.ts";
+import { type SubprocessServer, spawnServer } from "../support/subprocess-server.ts";
+import { makeTestDir } from "../support/temp-dir.ts";
+import { allTransportKinds, createTestTransport } from "../support/transports.ts";
 import { runtimeUnderTest } from "./runtime-under-test.ts";
 
 const shutdownTimeoutMs = 3000;
@@ -132,11 +129,9 @@ async function stalledRequest(port: number): Promise<net.Socket> {
 
 /** Starts a server on the runtime under test, keeping its data in `dataDir`. */
 function start(dataDir: string): Promise<SubprocessServer> {
-  return startSubprocessServer(
-    runtimeUnderTest,
-    ["--shutdown-timeout-ms", String(shutdownTimeoutMs)],
-    { dataDir },
-  );
+  return spawnServer(runtimeUnderTest, ["--shutdown-timeout-ms", String(shutdownTimeoutMs)], {
+    dataDir,
+  });
 }
 
 describe(`graceful shutdown (${runtimeUnderTest})`, () => {

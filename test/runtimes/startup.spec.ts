@@ -9,12 +9,8 @@ import { rmSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { describe, it } from "node:test";
 import { runtimeVersion } from "../support/runtimes.ts";
-import {
-  type LogEntry,
-  makeTestDir,
-  runToExit,
-  startSubprocessServer,
-} from "../support/subprocess-server.ts";
+import { type LogEntry, runToExit, spawnServer } from "../support/subprocess-server.ts";
+import { makeTestDir } from "../support/temp-dir.ts";
 import { makeTestCert } from "../support/tls-cert.ts";
 import { runtimeUnderTest } from "./runtime-under-test.ts";
 
@@ -22,7 +18,7 @@ const startupLine = (log: LogEntry[]) => log.find((l) => l.msg === "chat server 
 
 describe(`startup (${runtimeUnderTest})`, () => {
   it("prints the runtime, its version and engine, and the protocols served on the URL", async () => {
-    const server = await startSubprocessServer(runtimeUnderTest);
+    const server = await spawnServer(runtimeUnderTest);
     try {
       const line = startupLine(server.log);
       assert.equal(line?.runtime, runtimeVersion(runtimeUnderTest));
@@ -41,7 +37,7 @@ describe(`startup (${runtimeUnderTest})`, () => {
 
   it("serves the browser client at / (or says how to build it)", async () => {
     // On Deno this needs read access to clients/web/dist (deno.json's start task).
-    const server = await startSubprocessServer(runtimeUnderTest);
+    const server = await spawnServer(runtimeUnderTest);
     try {
       const res = await fetch(`${server.url}/`);
       const body = await res.text();
@@ -59,7 +55,7 @@ describe(`startup (${runtimeUnderTest})`, () => {
     const dir = makeTestDir("startup-tls");
     const { certFile, keyFile } = makeTestCert(dir);
     try {
-      const server = await startSubprocessServer(runtimeUnderTest, [
+      const server = await spawnServer(runtimeUnderTest, [
         "--tls-cert",
         certFile,
         "--tls-key",

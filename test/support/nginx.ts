@@ -36,7 +36,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { createConnection, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "./redis.ts";
+import { freePort } from "./ports.ts";
 
 export interface NginxOptions {
   /** The chat instances, `127.0.0.1:PORT` each; balanced round robin. */

@@ -7,9 +7,10 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "./ports.ts";
 
 export interface RedisOptions {
   /** Default "always": every acknowledged write is on disk, as the issue asks. */
@@ -67,21 +68,6 @@ function installExitHook(): void {
     for (const child of live) child.kill("SIGKILL");
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
-}
-
-/**
- * A port nobody listens on now. Redis needs a real number: `--port 0` means
- * "no TCP" to Redis, not "any port".
- */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, host);
-  await once(server, "listening");
-  const address = server.address();
-  server.close();
-  await once(server, "close");
-  if (address === null || typeof address === "string") throw new Error("no TCP address");
-  return address.port;
 }
 
 /** Encodes a command in RESP, the way every Redis client sends one. */

@@ -56,14 +56,25 @@ export interface Command {
  * How each runtime runs the entry point, the way docs/runtimes.md tells a
  * user to: Node 20 through tsx (as `npm start`), Node LTS with its built-in
  * type stripping, Bun directly, Deno through the `deno.json` task, so that
- * its permissions are the ones tested.
+ * its permissions are the ones tested. `nodeArgs` are Node's own options
+ * (the benchmarks' `--expose-gc`, a probe to `--import`): Node only.
  */
-export function serverCommand(runtime: TestRuntime, args: string[]): Command {
+export function serverCommand(
+  runtime: TestRuntime,
+  args: string[],
+  nodeArgs: string[] = [],
+): Command {
+  if (nodeArgs.length > 0 && runtime !== "node" && runtime !== "node-lts") {
+    throw new Error(`Node options given for ${runtime}: ${nodeArgs.join(" ")}`);
+  }
   switch (runtime) {
     case "node":
-      return { command: process.execPath, args: ["--import", "tsx", "src/main.ts", ...args] };
+      return {
+        command: process.execPath,
+        args: ["--import", "tsx", ...nodeArgs, "src/main.ts", ...args],
+      };
     case "node-lts":
-      return { command: nodeLtsBinary(), args: ["src/main.ts", ...args] };
+      return { command: nodeLtsBinary(), args: [...nodeArgs, "src/main.ts", ...args] };
     case "bun":
       return { command: bin("bun"), args: ["src/main.ts", ...args] };
     case "deno":

@@ -1,28 +1,95 @@
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { type Client, createClient } from "@connectrpc/connect";
 import { type BuildOptions, buildApp, type ChatServerApp } from "../../src/app.ts";
 import { readSecretFile } from "../../src/auth/key-files.ts";
+import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
 import { chosenRuntime } from "./runtimes.ts";
-import { startSubprocessServer } from "./subprocess-server.ts";
+import { spawnServer } from "./subprocess-server.ts";
+import { createTestTransport } from "./transports.ts";
 
 export interface TestServer extends ChatServerApp {
-  /** `http://127.0.0.1:PORT` */
+  /** `http://127.0.0.1:PORT` (https with TLS) */
   url: string;
   port: number;
   close(): Promise<void>;
 }
 
-/** Builds the real app and listens on a free loopback port. */
-export async function startServer(options: BuildOptions = {}): Promise<TestServer> {
-  const server = await buildApp({ logger: false, shutdownTimeoutMs: 500, ...options });
-  await server.app.listen({ host: "127.0.0.1", port: 0 });
-  const { port } = server.app.server.address() as AddressInfo;
-  const scheme = options.tls ? "https" : "http";
+/**
+ * Listens with an app that is already built on 127.0.0.1: `port`, or a free
+ * one (default 0). For a test that adds hooks before listening; else {@link startServer}.
+ */
+export async function listenApp(
+  server: ChatServerApp,
+  { port = 0, tls = false }: { port?: number; tls?: boolean } = {},
+): Promise<TestServer> {
+  await server.app.listen({ host: "127.0.0.1", port });
+  const actual = (server.app.server.address() as AddressInfo).port;
   return {
     ...server,
-    url: `${scheme}://127.0.0.1:${port}`,
-    port,
+    url: `${tls ? "https" : "http"}://127.0.0.1:${actual}`,
+    port: actual,
     close: () => server.app.close(),
+  };
+}
+
+/** What {@link startServer} takes: the app's options, and the port (default 0: a free one). */
+export interface StartServerOptions extends BuildOptions {
+  /** A restart test starts its second server on the first one's port. */
+  port?: number;
+}
+
+/**
+ * Builds the real app in this process and listens on loopback. Defaults for
+ * tests: no logger, a 500 ms shutdown timeout (tests close servers with streams open).
+ */
+export async function startServer(options: StartServerOptions = {}): Promise<TestServer> {
+  const { port, ...build } = options;
+  const server = await buildApp({ logger: false, shutdownTimeoutMs: 500, ...build });
+  return listenApp(server, { port, tls: !!options.tls });
+}
+
+/** Runs `body` against a fresh {@link startServer} server, closed afterwards whatever happens. */
+export async function withServer(
+  body: (server: TestServer) => Promise<void>,
+  options: StartServerOptions = {},
+): Promise<void> {
+  await runThenClose(await startServer(options), body);
+}
+
+/** Runs `body` with `server`, then closes it whatever happens. */
+async function runThenClose<S extends { close(): Promise<void> }>(
+  server: S,
+  body: (server: S) => Promise<void>,
+): Promise<void> {
+  try {
+    await body(server);
+  } finally {
+    await server.close();
+  }
+}
+
+/** A {@link startServer} server and a gRPC client of it, closed together. */
+export interface ServerWithClient {
+  server: TestServer;
+  client: Client<typeof ChatService>;
+  /** Drops the client's connection, then closes the server. */
+  close(): Promise<void>;
+}
+
+/** For specs that drive something else (a CLI, a page) and check what the server holds. */
+export async function startServerWithClient(
+  options: StartServerOptions = {},
+): Promise<ServerWithClient> {
+  const server = await startServer(options);
+  const grpc = createTestTransport(server.url, "grpc");
+  return {
+    server,
+    client: createClient(ChatService, grpc.transport),
+    async close() {
+      grpc.close();
+      await server.close();
+    },
   };
 }
 
@@ -88,7 +155,7 @@ export async function startServerUnderTest(
   }
   if (options.tls) args.push("--tls-cert", options.tls.certFile, "--tls-key", options.tls.keyFile);
   if (options.jwtSecretFile) args.push("--jwt-secret-file", options.jwtSecretFile);
-  const server = await startSubprocessServer(runtime, args);
+  const server = await spawnServer(runtime, args);
   return {
     url: server.url,
     port: server.port,
@@ -104,12 +171,7 @@ export async function withServerUnderTest(
   body: (server: ServerUnderTest) => Promise<void>,
   options: ServerUnderTestOptions = {},
 ): Promise<void> {
-  const server = await startServerUnderTest(options);
-  try {
-    await body(server);
-  } finally {
-    await server.close();
-  }
+  await runThenClose(await startServerUnderTest(options), body);
 }
 
 /**

@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import type { Socket } from "node:net";
-import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { repoRoot, serverCommand, type TestRuntime } from "./runtimes.ts";
+import { makeTestDir } from "./temp-dir.ts";
 
 /** One pino line of the server's stdout. */
 export interface LogEntry {
@@ -33,7 +33,6 @@ export interface SubprocessServer {
   close(): Promise<void>;
 }
 
-let servers = 0;
 const live = new Set<ChildProcess>();
 process.once("exit", () => {
   for (const child of live) killGroup(child);
@@ -53,11 +52,15 @@ function killGroup(child: ChildProcess): void {
  * a failed test must not keep the test process alive; whatever is left when
  * it exits is killed.
  */
-function spawnEntryPoint(runtime: TestRuntime, args: string[]): ChildProcess {
-  const { command, args: argv } = serverCommand(runtime, args);
+function spawnEntryPoint(
+  runtime: TestRuntime,
+  args: string[],
+  { nodeArgs, ipc = false }: Pick<SubprocessOptions, "nodeArgs" | "ipc"> = {},
+): ChildProcess {
+  const { command, args: argv } = serverCommand(runtime, args, nodeArgs);
   const child = spawn(command, argv, {
     cwd: repoRoot,
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ipc ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "pipe", "pipe"],
     detached: true,
   });
   child.unref();
@@ -89,30 +92,24 @@ function readOutput(child: ChildProcess) {
   return { log, stderr, started };
 }
 
-/**
- * A fresh directory under the repository's `.data/` (git-ignored), the only
- * place Deno's `start` task may read and write: test data dirs and TLS files
- * live there so that every runtime runs with the documented permissions.
- */
-export function makeTestDir(prefix: string): string {
-  const dir = join(repoRoot, ".data", "test", `${prefix}-${process.pid}-${++servers}`);
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
-
 export interface SubprocessOptions {
   /** SQLite data directory to use and keep (a restart test reopens it). Default: a fresh one, removed on stop. */
   dataDir?: string;
   /** How long to wait for the startup line. Default 30 s (a loaded 2-core CI machine). */
   startMs?: number;
+  /** Node's own options, after tsx's `--import` (a probe module, `--cpu-prof`). Node only; default none. */
+  nodeArgs?: string[];
+  /** An IPC channel to the server (`child.send`, "message"), for a probe module. Default: none. */
+  ipc?: boolean;
 }
 
 /**
  * Spawns the entry point with `--port 0` and its own SQLite data directory,
- * then waits for the "chat server listening" line. Rejects with what the
+ * then waits for the "chat server listening" line (so `--log-level` must
+ * leave info on). Rejects with what the
  * process printed if it exits or stays silent.
  */
-export async function startSubprocessServer(
+export async function spawnServer(
   runtime: TestRuntime,
   args: string[] = [],
   options: SubprocessOptions = {},
@@ -122,7 +119,7 @@ export async function startSubprocessServer(
   const removeDataDir = () => {
     if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
   };
-  const child = spawnEntryPoint(runtime, ["--port", "0", "--data-dir", dataDir, ...args]);
+  const child = spawnEntryPoint(runtime, ["--port", "0", "--data-dir", dataDir, ...args], options);
   const exited = once(child, "exit") as Promise<[number | null, string | null]>;
   const { log, stderr, started: listening } = readOutput(child);
   const exitedEarly = exited.then(([code, signal]) => {

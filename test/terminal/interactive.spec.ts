@@ -6,26 +6,29 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type Client, createClient } from "@connectrpc/connect";
-import { ChatService, type Typing } from "../../src/gen/chat/v1/chat_pb.ts";
-import { createTestTransport, type TestTransport } from "../e2e/support/clients.ts";
-import { eventually, startServer, type TestServer } from "../support/server.ts";
+import type { Client } from "@connectrpc/connect";
+import type { ChatService, Typing } from "../../src/gen/chat/v1/chat_pb.ts";
+import {
+  eventually,
+  type ServerWithClient,
+  startServerWithClient,
+  type TestServer,
+} from "../support/server.ts";
 import { killChatProcesses } from "./support/chat-cli.ts";
 import { createTmux, type Pane, type Tmux } from "./support/tmux.ts";
 
 const room = "chat";
 const prompt = `${room}> `;
 
+let chat: ServerWithClient | undefined;
 let server: TestServer;
-let grpc: TestTransport | undefined;
 let client: Client<typeof ChatService>;
 let tmux: Tmux;
 let bob: Pane;
 
 before(async () => {
-  server = await startServer();
-  grpc = createTestTransport(server.url, "grpc");
-  client = createClient(ChatService, grpc.transport);
+  chat = await startServerWithClient();
+  ({ server, client } = chat);
   await client.send({ room, sender: "ann", text: "history one" });
   await client.send({ room, sender: "ann", text: "history two" });
   tmux = createTmux();
@@ -33,8 +36,7 @@ before(async () => {
 after(async () => {
   await tmux?.kill();
   killChatProcesses();
-  grpc?.close();
-  await server?.close();
+  await chat?.close();
 });
 
 const lines = (screen: string) => screen.split("\n");

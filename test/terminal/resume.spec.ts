@@ -10,7 +10,7 @@ import { after, describe, it } from "node:test";
 import { fromJson } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { ChatService, MessageSchema } from "../../src/gen/chat/v1/chat_pb.ts";
-import { createTestTransport, type TestTransport } from "../e2e/support/clients.ts";
+import { createTestTransport, type TestTransport } from "../support/transports.ts";
 import { followChat, killChatProcesses } from "./support/chat-cli.ts";
 import { type RestartableServer, startRestartableServer } from "./support/restartable-server.ts";
 import { createTmux } from "./support/tmux.ts";

@@ -5,25 +5,26 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { fromJson } from "@bufbuild/protobuf";
-import { type Client, createClient } from "@connectrpc/connect";
-import { ChatService, MessageSchema } from "../../src/gen/chat/v1/chat_pb.ts";
-import { createTestTransport, type TestTransport } from "../e2e/support/clients.ts";
-import { startServer, type TestServer } from "../support/server.ts";
+import type { Client } from "@connectrpc/connect";
+import { type ChatService, MessageSchema } from "../../src/gen/chat/v1/chat_pb.ts";
+import {
+  type ServerWithClient,
+  startServerWithClient,
+  type TestServer,
+} from "../support/server.ts";
 import { followChat, killChatProcesses, type Runtime, runChat } from "./support/chat-cli.ts";
 
+let chat: ServerWithClient | undefined;
 let server: TestServer;
-let grpc: TestTransport | undefined;
 let client: Client<typeof ChatService>;
 
 before(async () => {
-  server = await startServer();
-  grpc = createTestTransport(server.url, "grpc");
-  client = createClient(ChatService, grpc.transport);
+  chat = await startServerWithClient();
+  ({ server, client } = chat);
 });
 after(async () => {
   killChatProcesses();
-  grpc?.close();
-  await server?.close();
+  await chat?.close();
 });
 
 describe("terminal client on other runtimes", () => {

@@ -6,32 +6,36 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { fromJson } from "@bufbuild/protobuf";
-import { type Client, createClient } from "@connectrpc/connect";
-import { ChatService, MessageSchema } from "../../src/gen/chat/v1/chat_pb.ts";
-import { createTestTransport, type TestTransport } from "../e2e/support/clients.ts";
-import { startServer, type TestServer } from "../support/server.ts";
-import { createTestCert, type TestCert } from "./support/cert.ts";
+import type { Client } from "@connectrpc/connect";
+import { type ChatService, MessageSchema } from "../../src/gen/chat/v1/chat_pb.ts";
+import {
+  type ServerWithClient,
+  startServer,
+  startServerWithClient,
+  type TestServer,
+} from "../support/server.ts";
+import { tempDirs } from "../support/temp-dir.ts";
+import { makeTestCert, type TestCert } from "../support/tls-cert.ts";
 import { followChat, killChatProcesses, runChat } from "./support/chat-cli.ts";
 
+let chat: ServerWithClient | undefined;
 let server: TestServer;
-let grpc: TestTransport | undefined;
 let client: Client<typeof ChatService>;
 let tls: TestServer;
 let cert: TestCert;
+const certDirs = tempDirs("chat-terminal-tls-");
 
 before(async () => {
-  server = await startServer();
-  grpc = createTestTransport(server.url, "grpc");
-  client = createClient(ChatService, grpc.transport);
-  cert = createTestCert();
+  chat = await startServerWithClient();
+  ({ server, client } = chat);
+  cert = makeTestCert(certDirs.make());
   tls = await startServer({ tls: { cert: cert.cert, key: cert.key } });
 });
 after(async () => {
   killChatProcesses();
-  grpc?.close();
-  await server?.close();
+  await chat?.close();
   await tls?.close();
-  cert?.remove();
+  certDirs.removeAll();
 });
 
 // Each test uses its own room and its own client processes; most of the time

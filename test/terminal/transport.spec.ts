@@ -10,23 +10,25 @@ import { type CommonOptions, parseArgs } from "../../clients/terminal/args.ts";
 import { type ChatConnection, createChatConnection } from "../../clients/terminal/transport.ts";
 import { mintToken } from "../../src/auth/mint.ts";
 import { startServer, type TestServer } from "../support/server.ts";
-import { createTestCert, type TestCert } from "./support/cert.ts";
+import { tempDirs } from "../support/temp-dir.ts";
+import { makeTestCert, type TestCert } from "../support/tls-cert.ts";
 
 let server: TestServer;
 let tls: TestServer;
 let cert: TestCert;
+const certDirs = tempDirs("chat-terminal-tls-");
 const open: ChatConnection[] = [];
 
 before(async () => {
   server = await startServer();
-  cert = createTestCert();
+  cert = makeTestCert(certDirs.make());
   tls = await startServer({ tls: { cert: cert.cert, key: cert.key } });
 });
 after(async () => {
   for (const connection of open) connection.close();
   await server?.close();
   await tls?.close();
-  cert?.remove();
+  certDirs.removeAll();
 });
 
 /** Options as the command line gives them, for an interactive run. */

@@ -6,8 +6,8 @@
 import { after, before } from "node:test";
 import type { Browser } from "playwright-core";
 import type { BuildOptions } from "../../../src/app.ts";
-import { createTestTransport, type TestTransport } from "../../e2e/support/clients.ts";
 import { startServer, type TestServer } from "../../support/server.ts";
+import { createTestTransport, type TestTransport } from "../../support/transports.ts";
 import { ensureWebClientBuilt, launchBrowser } from "./browser.ts";
 
 export interface BrowserEnv {

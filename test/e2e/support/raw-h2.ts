@@ -1,4 +1,7 @@
 import * as http2 from "node:http2";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { SubscribeRequestSchema } from "../../../src/gen/chat/v1/chat_pb.ts";
+import { envelope } from "./envelope.ts";
 
 export interface RawH2Response {
   headers: http2.IncomingHttpHeaders;
@@ -76,4 +79,31 @@ export function grpcStatus(res: RawH2Response): { code: number; message: string 
     code: Number(source["grpc-status"]),
     message: decodeURIComponent(String(source["grpc-message"] ?? "")),
   };
+}
+
+/** A Subscribe sent as raw gRPC, whose responses the test reads when it chooses (or never). */
+export interface RawSubscribe {
+  readonly stream: http2.ClientHttp2Stream;
+  /** Empty until the trailers come. */
+  readonly trailers: http2.IncomingHttpHeaders;
+}
+
+/**
+ * Subscribes to `room` on a stream of `session` and sends nothing more: a
+ * subscriber that does not read, held back only by HTTP/2 flow control.
+ */
+export function rawSubscribe(session: http2.ClientHttp2Session, room: string): RawSubscribe {
+  const stream = session.request({
+    ":method": "POST",
+    ":path": "/chat.v1.ChatService/Subscribe",
+    "content-type": "application/grpc",
+    te: "trailers",
+  });
+  const sub = { stream, trailers: {} as http2.IncomingHttpHeaders };
+  stream.on("trailers", (t) => {
+    sub.trailers = t;
+  });
+  stream.on("error", () => {});
+  stream.end(envelope(toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { room }))));
+  return sub;
 }

@@ -1,6 +1,6 @@
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { ChatService, type Event } from "../../../src/gen/chat/v1/chat_pb.ts";
-import { createTestTransport, type TransportKind } from "./clients.ts";
+import { createTestTransport, type TransportKind } from "../../support/transports.ts";
 
 /** A Subscribe read in the background, with what it got so far. */
 export interface RoomWatcher {

@@ -1,11 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildApp, type ChatServerApp } from "../../../src/app.ts";
 import { createMemoryStore } from "../../../src/core/memory-store.ts";
 import type { MessageStore } from "../../../src/core/message-store.ts";
 import { openSqliteStore } from "../../../src/sqlite/open-store.ts";
+import { startServer, type TestServer } from "../../support/server.ts";
 
 /**
  * A chat server that can be stopped and started again on the same port, as
@@ -32,17 +31,12 @@ export async function startRestartableServer({
   const dataDir = mkdtempSync(join(tmpdir(), "chat-terminal-test-"));
   const openStore = async () =>
     persistent ? await openSqliteStore({ dataDir }) : createMemoryStore();
-  const listen = async (store: MessageStore, port: number): Promise<ChatServerApp> => {
-    const server = await buildApp({ logger: false, shutdownTimeoutMs: 500, store });
-    await server.app.listen({ host: "127.0.0.1", port });
-    return server;
-  };
-  let current: ChatServerApp | undefined = await listen(await openStore(), 0);
-  const { port } = current.app.server.address() as AddressInfo;
+  let current: TestServer | undefined = await startServer({ store: await openStore() });
+  const { port, url } = current;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     async restart(whileDown) {
-      await current?.app.close();
+      await current?.close();
       current = undefined;
       const store = await openStore();
       try {
@@ -51,10 +45,10 @@ export async function startRestartableServer({
         await store.close();
         throw e;
       }
-      current = await listen(store, port);
+      current = await startServer({ store, port });
     },
     async close() {
-      await current?.app.close();
+      await current?.close();
       current = undefined;
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -1,23 +1,9 @@
 import assert from "node:assert/strict";
 import { createClient } from "@connectrpc/connect";
-import type { BuildOptions } from "../../../src/app.ts";
 import { ChatService } from "../../../src/gen/chat/v1/chat_pb.ts";
-import { eventually, startServer, type TestServer } from "../../support/server.ts";
-import { createTestTransport } from "./clients.ts";
+import { eventually, type TestServer } from "../../support/server.ts";
+import { createTestTransport } from "../../support/transports.ts";
 import { subscribe } from "./subscribe.ts";
-
-/** Runs `body` against a fresh server, which is closed afterwards whatever happens. */
-export async function withServer(
-  body: (server: TestServer) => Promise<void>,
-  options: BuildOptions = {},
-): Promise<void> {
-  const server = await startServer(options);
-  try {
-    await body(server);
-  } finally {
-    await server.close();
-  }
-}
 
 let checks = 0;
 
