@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { parseConfig } from "./config.ts";
+import { appSettings, configurationDoc, configurationDocFile, parseConfig } from "./config.ts";
 
 const config = (argv: string[], env: Record<string, string> = {}) => {
   const r = parseConfig(argv, env);
@@ -20,7 +21,7 @@ describe("config", () => {
     assert.equal(config([], { PORT: "8080" }).port, 8080);
     assert.equal(config(["--port", "9090"], { PORT: "8080" }).port, 9090);
     assert.equal(config(["--host=0.0.0.0"], { HOST: "::1" }).host, "0.0.0.0");
-    assert.equal(config([], { CHAT_HISTORY_LIMIT: "5" }).historyLimit, 5);
+    assert.equal(config([], { CHAT_HISTORY_LIMIT: "5" }).retention.maxMessagesPerRoom, 5);
   });
 
   it("limits connections per IP address, 256 unless told otherwise", () => {
@@ -31,18 +32,18 @@ describe("config", () => {
 
   it("reads rate limits as COUNT/DURATION, 0 for none, and auth files", () => {
     const c = config([]);
-    assert.deepEqual(c.rateLimitSends, { count: 1000, perMs: 10_000 });
-    assert.deepEqual(c.rateLimitTyping, { count: 200, perMs: 10_000 });
+    assert.deepEqual(c.rateLimits.sends, { count: 1000, perMs: 10_000 });
+    assert.deepEqual(c.rateLimits.typing, { count: 200, perMs: 10_000 });
     assert.equal(c.jwtSecretFile, undefined);
-    assert.deepEqual(config(["--rate-limit-sends", "30/1m"]).rateLimitSends, {
+    assert.deepEqual(config(["--rate-limit-sends", "30/1m"]).rateLimits.sends, {
       count: 30,
       perMs: 60_000,
     });
-    assert.deepEqual(config([], { CHAT_RATE_LIMIT_STREAMS: "5/s" }).rateLimitStreams, {
+    assert.deepEqual(config([], { CHAT_RATE_LIMIT_STREAMS: "5/s" }).rateLimits.streams, {
       count: 5,
       perMs: 1000,
     });
-    assert.equal(config(["--rate-limit-typing", "0"]).rateLimitTyping.count, 0);
+    assert.equal(config(["--rate-limit-typing", "0"]).rateLimits.typing.count, 0);
     assert.throws(() => parseConfig(["--rate-limit-sends", "5"], {}), /rate such as 1000\/10s/);
     assert.throws(() => parseConfig(["--rate-limit-sends", "5/0s"], {}), /rate such as/);
     assert.equal(config([], { CHAT_JWT_SECRET_FILE: "/s" }).jwtSecretFile, "/s");
@@ -54,6 +55,33 @@ describe("config", () => {
     assert.throws(() => parseConfig(["--port", "70000"], {}), /at most 65535/);
     assert.throws(() => parseConfig(["--nope"], {}), /nope/);
     assert.throws(() => parseConfig(["--tls-cert", "c.pem"], {}), /together/);
+  });
+
+  it("rejects, before anything is built, values that pino, Connect or Node would throw on", () => {
+    assert.throws(() => parseConfig(["--log-level", "nonsense"], {}), /--log-level .*one of fatal/);
+    assert.throws(() => parseConfig([], { LOG_LEVEL: "loud" }), /LOG_LEVEL/);
+    assert.equal(config(["--log-level", "debug"]).logger.level, "debug");
+    assert.throws(() => parseConfig(["--max-request-bytes", "0"], {}), /at least 1/);
+    assert.throws(() => parseConfig(["--shutdown-timeout-ms", "99999999999"], {}), /at most/);
+    assert.throws(() => parseConfig(["--heartbeat-interval", "30d"], {}), /at most/);
+    assert.equal(config(["--history-max-age", "365d"]).retention.maxAgeMs, 365 * 86_400_000);
+  });
+
+  it("passes the app's settings on as buildApp takes them, without the entry point's", () => {
+    const app = appSettings(config(["--max-text-bytes", "100"], { PORT: "1" }));
+    assert.deepEqual(app.limits, { maxTextBytes: 100 });
+    assert.equal(app.seedRoom, "lobby");
+    for (const key of ["host", "port", "tlsCert", "store", "dataDir", "jwtSecretFile"]) {
+      assert.ok(!(key in app), key);
+    }
+  });
+
+  it("docs/configuration.md is the declaration's table (npm run docs:config rewrites it)", () => {
+    assert.equal(
+      readFileSync(configurationDocFile, "utf8"),
+      configurationDoc(),
+      "docs/configuration.md is stale: run npm run docs:config",
+    );
   });
 
   it("--help lists every flag with its environment variable", () => {
@@ -93,8 +121,8 @@ describe("config", () => {
 
   it("reads durations with units", () => {
     assert.equal(config([]).heartbeatMs, 15_000);
-    assert.equal(config([]).historyMaxAgeMs, 0);
-    assert.equal(config(["--history-max-age", "90d"]).historyMaxAgeMs, 90 * 86_400_000);
+    assert.equal(config([]).retention.maxAgeMs, 0);
+    assert.equal(config(["--history-max-age", "90d"]).retention.maxAgeMs, 90 * 86_400_000);
     assert.equal(config(["--heartbeat-interval", "500ms"]).heartbeatMs, 500);
     assert.equal(config([], { CHAT_HEARTBEAT_INTERVAL: "2m" }).heartbeatMs, 120_000);
     assert.equal(config(["--heartbeat-interval", "250"]).heartbeatMs, 250);

@@ -1,457 +1,304 @@
 import { parseArgs } from "node:util";
+import { choice, duration, int, maxTimerMs, origins, rate, text } from "./config/kinds.ts";
+import {
+  type AppSettingsOf,
+  appSettingsOf,
+  forProcess,
+  listOptions,
+  mapOptions,
+  option,
+  type SettingsOf,
+} from "./config/option.ts";
+import { renderHelp, renderMarkdown } from "./config/render.ts";
+import { defaultHeartbeatMs, defaultMaxQueue } from "./core/chat-rooms.ts";
+import { defaultRetention } from "./core/message-store.ts";
+import { defaultMaxConnectionsPerIp } from "./node/ip-guard.ts";
+import { defaultSniffTimeoutMs } from "./node/one-port-server.ts";
 import { defaultRateLimits } from "./rate-limit/rate-limits.ts";
-import type { Rate } from "./rate-limit/token-bucket.ts";
+import { defaultPrefix } from "./redis/keys.ts";
+import { defaultLimits } from "./services/limits.ts";
 
-/** Everything the server can be told at startup. */
-export interface ServerConfig {
-  host: string;
-  port: number;
-  tlsCert: string | undefined;
-  tlsKey: string | undefined;
-  logLevel: string;
-  seedRoom: string;
-  store: "sqlite" | "memory" | "redis";
-  dataDir: string;
-  redisUrl: string;
-  redisPrefix: string;
-  presenceLeaseMs: number;
-  durability: "full" | "normal";
-  historyLimit: number;
-  historyMaxAgeMs: number;
-  heartbeatMs: number;
-  maxRequestBytes: number;
-  maxTextBytes: number;
-  subscriberBuffer: number;
-  subscriberBufferBytes: number;
-  sniffTimeoutMs: number;
-  shutdownTimeoutMs: number;
-  maxConnections: number;
-  maxConnectionsPerIp: number;
-  maxStreamsPerConnection: number;
-  /** Origins allowed to call cross-origin (CORS); undefined: none. */
-  corsOrigins: string[] | undefined;
-  /** File holding the HS256 secret; with --jwks-file or alone, turns auth on. */
-  jwtSecretFile: string | undefined;
-  /** JWKS JSON file of public keys (RS*, PS*, ES*); turns auth on. */
-  jwksFile: string | undefined;
-  jwtIssuer: string | undefined;
-  jwtAudience: string | undefined;
-  rateLimitSends: Rate;
-  rateLimitStreams: Rate;
-  rateLimitTyping: Rate;
-}
-
-interface OptionSpec {
-  key: keyof ServerConfig;
-  flag: string;
-  env: string;
-  kind: "string" | "int" | "path" | "duration" | "origins" | "rate";
-  /** Allowed values of a "string" option. */
-  choices?: string[];
-  default: string | number | undefined;
-  help: string;
-}
-
-/** One table drives parsing, environment variables and `--help`. */
-const options: OptionSpec[] = [
-  {
-    key: "host",
-    flag: "host",
-    env: "HOST",
-    kind: "string",
-    default: "127.0.0.1",
-    help: "address to listen on (0.0.0.0 or :: for every interface)",
+/**
+ * Every setting of the server, declared once: flag, environment variable, how it is read, its
+ * default and its help. `--help`, docs/configuration.md (`npm run docs:config`), the config's
+ * type and `BuildOptions` all come from here. A default that a component applies itself is
+ * imported from that component, so that there is one. Groups (`retention`, `rateLimits`, ...)
+ * have the shape of the component options they become.
+ */
+const options = {
+  host: forProcess(
+    option(text, {
+      flag: "host",
+      env: "HOST",
+      default: "127.0.0.1",
+      help: "address to listen on (0.0.0.0 or :: for every interface)",
+    }),
+  ),
+  port: forProcess(
+    option(int({ max: 65_535 }), {
+      flag: "port",
+      env: "PORT",
+      default: 11912,
+      help: "TCP port (0: any free port)",
+    }),
+  ),
+  tlsCert: forProcess(
+    option(text, {
+      flag: "tls-cert",
+      env: "TLS_CERT",
+      help: "PEM certificate file; with --tls-key serves h2 and HTTP/1.1 over TLS (ALPN)",
+    }),
+  ),
+  tlsKey: forProcess(
+    option(text, { flag: "tls-key", env: "TLS_KEY", help: "PEM private key file" }),
+  ),
+  logger: {
+    level: option(choice(["fatal", "error", "warn", "info", "debug", "trace", "silent"]), {
+      flag: "log-level",
+      env: "LOG_LEVEL",
+      default: "info",
+      help: "fatal, error, warn, info, debug, trace or silent; no line is logged per chat message",
+    }),
   },
-  {
-    key: "port",
-    flag: "port",
-    env: "PORT",
-    kind: "int",
-    default: 11912,
-    help: "TCP port (0: any free port)",
-  },
-  {
-    key: "tlsCert",
-    flag: "tls-cert",
-    env: "TLS_CERT",
-    kind: "path",
-    default: undefined,
-    help: "PEM certificate file; with --tls-key serves h2 and HTTP/1.1 over TLS (ALPN)",
-  },
-  {
-    key: "tlsKey",
-    flag: "tls-key",
-    env: "TLS_KEY",
-    kind: "path",
-    default: undefined,
-    help: "PEM private key file",
-  },
-  {
-    key: "logLevel",
-    flag: "log-level",
-    env: "LOG_LEVEL",
-    kind: "string",
-    default: "info",
-    help: "fatal, error, warn, info, debug, trace or silent",
-  },
-  {
-    key: "seedRoom",
+  seedRoom: option(text, {
     flag: "seed-room",
     env: "CHAT_SEED_ROOM",
-    kind: "string",
     default: "lobby",
     help: "chat.v1 room that the seed's grpc.ChatServer reads and writes",
+  }),
+  store: forProcess(
+    option(choice(["sqlite", "memory", "redis"]), {
+      flag: "store",
+      env: "CHAT_STORE",
+      default: "sqlite",
+      help: "history store: sqlite (durable, in --data-dir), memory (lost on restart) or redis (shared: every instance on one Redis is one chat)",
+    }),
+  ),
+  redisUrl: forProcess(
+    option(text, {
+      flag: "redis-url",
+      env: "CHAT_REDIS_URL",
+      default: "redis://127.0.0.1:6379",
+      help: "with --store redis: redis:// or rediss:// URL (password in it works); a Redis Cluster node, or several seed nodes separated by commas",
+    }),
+  ),
+  redisPrefix: forProcess(
+    option(text, {
+      flag: "redis-prefix",
+      env: "CHAT_REDIS_PREFIX",
+      default: defaultPrefix,
+      help: "with --store redis: prefix of every key and channel; instances with the same prefix share one chat",
+    }),
+  ),
+  presenceLeaseMs: forProcess(
+    option(duration({ max: maxTimerMs }), {
+      flag: "presence-lease",
+      env: "CHAT_PRESENCE_LEASE",
+      default: 15_000,
+      help: "with --store redis: a crashed instance's members leave the member list this long after its last lease renewal at the latest",
+    }),
+  ),
+  dataDir: forProcess(
+    option(text, {
+      flag: "data-dir",
+      env: "CHAT_DATA_DIR",
+      default: ".data",
+      help: "directory of the SQLite database (chat.db), created if missing",
+    }),
+  ),
+  durability: forProcess(
+    option(choice(["full", "normal"]), {
+      flag: "durability",
+      env: "CHAT_DURABILITY",
+      default: "full",
+      help: "full: fsync before every acknowledgement (survives power loss); normal: survives a process crash",
+    }),
+  ),
+  retention: {
+    maxMessagesPerRoom: option(int(), {
+      flag: "history-limit",
+      env: "CHAT_HISTORY_LIMIT",
+      default: defaultRetention.maxMessagesPerRoom,
+      help: "messages retained per room (newest kept)",
+    }),
+    maxAgeMs: option(duration(), {
+      flag: "history-max-age",
+      env: "CHAT_HISTORY_MAX_AGE",
+      default: defaultRetention.maxAgeMs,
+      help: "drop messages older than this, e.g. 90d, 12h, 30m (0: keep regardless of age)",
+    }),
   },
-  {
-    key: "store",
-    flag: "store",
-    env: "CHAT_STORE",
-    kind: "string",
-    choices: ["sqlite", "memory", "redis"],
-    default: "sqlite",
-    help: "history store: sqlite (durable, in --data-dir), memory (lost on restart) or redis (shared: every instance on one Redis is one chat)",
-  },
-  {
-    key: "redisUrl",
-    flag: "redis-url",
-    env: "CHAT_REDIS_URL",
-    kind: "string",
-    default: "redis://127.0.0.1:6379",
-    help: "with --store redis: redis:// or rediss:// URL (password in it works); a Redis Cluster node, or several seed nodes separated by commas",
-  },
-  {
-    key: "redisPrefix",
-    flag: "redis-prefix",
-    env: "CHAT_REDIS_PREFIX",
-    kind: "string",
-    default: "chat",
-    help: "with --store redis: prefix of every key and channel; instances with the same prefix share one chat",
-  },
-  {
-    key: "presenceLeaseMs",
-    flag: "presence-lease",
-    env: "CHAT_PRESENCE_LEASE",
-    kind: "duration",
-    default: "15s",
-    help: "with --store redis: a crashed instance's members leave the member list this long after its last lease renewal at the latest",
-  },
-  {
-    key: "dataDir",
-    flag: "data-dir",
-    env: "CHAT_DATA_DIR",
-    kind: "path",
-    default: ".data",
-    help: "directory of the SQLite database (chat.db), created if missing",
-  },
-  {
-    key: "durability",
-    flag: "durability",
-    env: "CHAT_DURABILITY",
-    kind: "string",
-    choices: ["full", "normal"],
-    default: "full",
-    help: "full: fsync before every acknowledgement (survives power loss); normal: survives a process crash",
-  },
-  {
-    key: "historyLimit",
-    flag: "history-limit",
-    env: "CHAT_HISTORY_LIMIT",
-    kind: "int",
-    default: 10_000,
-    help: "messages retained per room (newest kept)",
-  },
-  {
-    key: "historyMaxAgeMs",
-    flag: "history-max-age",
-    env: "CHAT_HISTORY_MAX_AGE",
-    kind: "duration",
-    default: "0",
-    help: "drop messages older than this, e.g. 90d, 12h, 30m (0: keep regardless of age)",
-  },
-  {
-    key: "heartbeatMs",
+  heartbeatMs: option(duration({ max: maxTimerMs }), {
     flag: "heartbeat-interval",
     env: "CHAT_HEARTBEAT_INTERVAL",
-    kind: "duration",
-    default: "15s",
+    default: defaultHeartbeatMs,
     help: "heartbeat event on a stream quiet for this long, e.g. 15s (0: none)",
-  },
-  {
-    key: "maxRequestBytes",
+  }),
+  // Connect refuses 0 and more than 4 GiB.
+  maxRequestBytes: option(int({ min: 1, max: 2 ** 32 - 1 }), {
     flag: "max-request-bytes",
     env: "CHAT_MAX_REQUEST_BYTES",
-    kind: "int",
     default: 65_536,
     help: "largest request message accepted (ResourceExhausted above)",
+  }),
+  limits: {
+    maxTextBytes: option(int(), {
+      flag: "max-text-bytes",
+      env: "CHAT_MAX_TEXT_BYTES",
+      default: defaultLimits.maxTextBytes,
+      help: "largest chat message text in UTF-8 bytes (InvalidArgument above)",
+    }),
   },
-  {
-    key: "maxTextBytes",
-    flag: "max-text-bytes",
-    env: "CHAT_MAX_TEXT_BYTES",
-    kind: "int",
-    default: 4096,
-    help: "largest chat message text in UTF-8 bytes (InvalidArgument above)",
-  },
-  {
-    key: "subscriberBuffer",
+  subscriberBuffer: option(int(), {
     flag: "subscriber-buffer",
     env: "CHAT_SUBSCRIBER_BUFFER",
-    kind: "int",
-    default: 1024,
+    default: defaultMaxQueue,
     help: "live events held per stream while it catches up from history",
-  },
-  {
-    key: "subscriberBufferBytes",
+  }),
+  // Cut off with ResourceExhausted and the resume position. 1 MiB is mostly references to
+  // frames that every subscriber shares, not copies.
+  subscriberBufferBytes: option(int(), {
     flag: "subscriber-buffer-bytes",
     env: "CHAT_SUBSCRIBER_BUFFER_BYTES",
-    kind: "int",
     default: 1024 * 1024,
     help: "bytes waiting for one streaming client before it is cut off as too slow",
-  },
-  {
-    key: "maxConnections",
+  }),
+  maxConnections: option(int(), {
     flag: "max-connections",
     env: "CHAT_MAX_CONNECTIONS",
-    kind: "int",
     default: 10_000,
     help: "open TCP connections accepted at once; more are closed at accept",
-  },
-  {
-    key: "maxConnectionsPerIp",
+  }),
+  maxConnectionsPerIp: option(int(), {
     flag: "max-connections-per-ip",
     env: "CHAT_MAX_CONNECTIONS_PER_IP",
-    kind: "int",
-    default: 256,
+    default: defaultMaxConnectionsPerIp,
     help: "open TCP connections one IP address may hold; more are closed at accept (0: no limit)",
-  },
-  {
-    key: "maxStreamsPerConnection",
+  }),
+  // Node's default is unlimited: one client could open millions.
+  maxStreamsPerConnection: option(int({ max: 2 ** 32 - 1 }), {
     flag: "max-streams-per-connection",
     env: "CHAT_MAX_STREAMS_PER_CONNECTION",
-    kind: "int",
     default: 1000,
     help: "concurrent HTTP/2 streams one connection may open (SETTINGS_MAX_CONCURRENT_STREAMS)",
-  },
-  {
-    key: "sniffTimeoutMs",
+  }),
+  sniffTimeoutMs: option(int({ max: maxTimerMs }), {
     flag: "sniff-timeout-ms",
     env: "CHAT_SNIFF_TIMEOUT_MS",
-    kind: "int",
-    default: 10_000,
-    help: "close connections that send no TLS handshake, request head or preface within this time; also bounds the HTTP/2 handshake and later request heads",
-  },
-  {
-    key: "shutdownTimeoutMs",
+    default: defaultSniffTimeoutMs,
+    help: "close connections that send no TLS handshake, request head or preface within this time; also bounds the HTTP/2 handshake and later request heads, and paces keepalive PINGs",
+  }),
+  shutdownTimeoutMs: option(int({ max: maxTimerMs }), {
     flag: "shutdown-timeout-ms",
     env: "CHAT_SHUTDOWN_TIMEOUT_MS",
-    kind: "int",
     default: 5000,
     help: "on SIGTERM/SIGINT, time given to open calls before connections are cut",
-  },
-  {
-    key: "corsOrigins",
+  }),
+  corsOrigins: option(origins, {
     flag: "cors-origin",
     env: "CHAT_CORS_ORIGINS",
-    kind: "origins",
-    default: undefined,
     help: "comma-separated origins (https://app.example.com) whose pages may call the RPCs (CORS); none by default",
+  }),
+  jwtSecretFile: forProcess(
+    option(text, {
+      flag: "jwt-secret-file",
+      env: "CHAT_JWT_SECRET_FILE",
+      help: "file holding the HS256 secret (32+ bytes): turns auth on, callers need a Bearer JWT (npm run token mints one)",
+    }),
+  ),
+  jwksFile: forProcess(
+    option(text, {
+      flag: "jwks-file",
+      env: "CHAT_JWKS_FILE",
+      help: "JWKS JSON file of public keys for RS/PS/ES-signed JWTs: turns auth on",
+    }),
+  ),
+  jwtIssuer: forProcess(
+    option(text, {
+      flag: "jwt-issuer",
+      env: "CHAT_JWT_ISSUER",
+      help: "with auth on, require this iss claim",
+    }),
+  ),
+  jwtAudience: forProcess(
+    option(text, {
+      flag: "jwt-audience",
+      env: "CHAT_JWT_AUDIENCE",
+      help: "with auth on, require this aud claim",
+    }),
+  ),
+  rateLimits: {
+    sends: option(rate, {
+      flag: "rate-limit-sends",
+      env: "CHAT_RATE_LIMIT_SENDS",
+      default: defaultRateLimits.sends,
+      help: "messages one caller (token subject, else IP) may send: COUNT/DURATION, a burst of COUNT refilled over DURATION (0: no limit)",
+    }),
+    streams: option(rate, {
+      flag: "rate-limit-streams",
+      env: "CHAT_RATE_LIMIT_STREAMS",
+      default: defaultRateLimits.streams,
+      help: "streams one caller may open (Subscribe, Chat, ChatStream), as above",
+    }),
+    typing: option(rate, {
+      flag: "rate-limit-typing",
+      env: "CHAT_RATE_LIMIT_TYPING",
+      default: defaultRateLimits.typing,
+      help: "typing notices one caller may send, as above",
+    }),
   },
-  {
-    key: "jwtSecretFile",
-    flag: "jwt-secret-file",
-    env: "CHAT_JWT_SECRET_FILE",
-    kind: "path",
-    default: undefined,
-    help: "file holding the HS256 secret (32+ bytes): turns auth on, callers need a Bearer JWT (npm run token mints one)",
-  },
-  {
-    key: "jwksFile",
-    flag: "jwks-file",
-    env: "CHAT_JWKS_FILE",
-    kind: "path",
-    default: undefined,
-    help: "JWKS JSON file of public keys for RS/PS/ES-signed JWTs: turns auth on",
-  },
-  {
-    key: "jwtIssuer",
-    flag: "jwt-issuer",
-    env: "CHAT_JWT_ISSUER",
-    kind: "string",
-    default: undefined,
-    help: "with auth on, require this iss claim",
-  },
-  {
-    key: "jwtAudience",
-    flag: "jwt-audience",
-    env: "CHAT_JWT_AUDIENCE",
-    kind: "string",
-    default: undefined,
-    help: "with auth on, require this aud claim",
-  },
-  {
-    key: "rateLimitSends",
-    flag: "rate-limit-sends",
-    env: "CHAT_RATE_LIMIT_SENDS",
-    kind: "rate",
-    default: formatRate(defaultRateLimits.sends),
-    help: "messages one caller (token subject, else IP) may send: COUNT/DURATION, a burst of COUNT refilled over DURATION (0: no limit)",
-  },
-  {
-    key: "rateLimitStreams",
-    flag: "rate-limit-streams",
-    env: "CHAT_RATE_LIMIT_STREAMS",
-    kind: "rate",
-    default: formatRate(defaultRateLimits.streams),
-    help: "streams one caller may open (Subscribe, Chat, ChatStream), as above",
-  },
-  {
-    key: "rateLimitTyping",
-    flag: "rate-limit-typing",
-    env: "CHAT_RATE_LIMIT_TYPING",
-    kind: "rate",
-    default: formatRate(defaultRateLimits.typing),
-    help: "typing notices one caller may send, as above",
-  },
-];
+};
 
-/** A rate as the flags take it: `1000/10s`. Needs no other declaration (called while `options` is built). */
-function formatRate({ count, perMs }: Rate): string {
-  const units: [string, number][] = [
-    ["d", 86_400_000],
-    ["h", 3_600_000],
-    ["m", 60_000],
-    ["s", 1000],
-  ];
-  const [unit, ms] = units.find(([, ms]) => perMs % ms === 0) ?? ["ms", 1];
-  return `${count}/${perMs / ms}${unit}`;
-}
+/** Everything the server can be told at startup. */
+export type ServerConfig = SettingsOf<typeof options>;
 
-/** `COUNT/DURATION` (`30/1m`, `5/s`), or `0` for no limit. */
-function parseRate(o: OptionSpec, raw: string): Rate {
-  if (raw === "0") return { count: 0, perMs: 1000 };
-  const match = /^(\d+)\/(\d*)(ms|s|m|h|d)?$/.exec(raw);
-  const count = Number(match?.[1]);
-  const per =
-    match === null
-      ? undefined
-      : convert({ ...o, kind: "duration" }, `${match[2] || 1}${match[3] ?? ""}`);
-  if (match === null || !Number.isSafeInteger(count) || typeof per !== "number" || per <= 0) {
-    throw new Error(
-      `--${o.flag} (${o.env}) must be a rate such as 1000/10s, 30/1m or 5/s (0: no limit), got ${JSON.stringify(raw)}`,
-    );
-  }
-  return { count, perMs: per };
+/** The part of the config that `buildApp` takes as it is (see `BuildOptions`). */
+export type AppSettings = AppSettingsOf<typeof options>;
+
+/** What each setting is when it is not given: the one place defaults are written (or imported). */
+export const defaults: ServerConfig = mapOptions(options, (o) => o.default);
+
+/** `config` without the entry point's own settings: pass it to `buildApp`. */
+export function appSettings(config: ServerConfig): AppSettings {
+  return appSettingsOf(options, config);
 }
 
 export type ParseResult = { help: string } | { config: ServerConfig };
 
 /**
  * Reads flags, then environment variables, then defaults, in that order of
- * precedence. Throws an Error with a readable message on bad input.
+ * precedence. Throws an Error with a one-line message on bad input, before
+ * anything is built: the entry point exits 2 with it.
  */
 export function parseConfig(argv: string[], env: Record<string, string | undefined>): ParseResult {
-  const { values: parsed } = parseArgs({
+  const { values }: { values: Partial<Record<string, string | boolean>> } = parseArgs({
     args: argv,
     options: {
       help: { type: "boolean", short: "h" },
-      ...Object.fromEntries(options.map((o) => [o.flag, { type: "string" as const }])),
+      ...Object.fromEntries(listOptions(options).map((o) => [o.flag, { type: "string" as const }])),
     },
     strict: true,
     allowPositionals: false,
   });
-  const values = parsed as Record<string, string | boolean | undefined>;
-  if (values.help) return { help: helpText() };
-  const config: Record<string, unknown> = {};
-  for (const o of options) {
-    const raw = (values[o.flag] as string | undefined) ?? env[o.env];
-    const value = raw === undefined || raw === "" ? o.default : raw;
-    // Defaults are written as a user would (durations as "15s"): convert them too.
-    config[o.key] = typeof value === "string" ? convert(o, value) : value;
-  }
-  const result = config as unknown as ServerConfig;
-  if ((result.tlsCert === undefined) !== (result.tlsKey === undefined)) {
+  if (values.help === true) return { help: helpText() };
+  const config = mapOptions(options, (o) => {
+    const flag = values[o.flag];
+    const raw = typeof flag === "string" ? flag : env[o.env];
+    return raw === undefined || raw === "" ? o.default : o.parse(raw);
+  });
+  if ((config.tlsCert === undefined) !== (config.tlsKey === undefined)) {
     throw new Error("--tls-cert and --tls-key must be given together");
   }
-  return { config: result };
-}
-
-const durationUnits: Record<string, number> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-};
-
-/** Exact origins only (scheme://host[:port]): a typo must not widen CORS. */
-function parseOrigins(o: OptionSpec, raw: string): string[] {
-  const origins = raw
-    .split(",")
-    .map((part) => part.trim())
-    .filter((part) => part !== "");
-  for (const origin of origins) {
-    let url: URL | undefined;
-    try {
-      url = new URL(origin);
-    } catch {
-      url = undefined;
-    }
-    if (url === undefined || !/^https?:$/.test(url.protocol) || url.origin !== origin) {
-      throw new Error(
-        `--${o.flag} (${o.env}) takes origins such as https://chat.example.com (scheme, host, optional port; no path or trailing slash), got ${JSON.stringify(origin)}`,
-      );
-    }
-  }
-  return origins;
-}
-
-function convert(o: OptionSpec, raw: string): string | number | string[] | Rate {
-  if (o.kind === "origins") return parseOrigins(o, raw);
-  if (o.kind === "rate") return parseRate(o, raw);
-  if (o.choices !== undefined && !o.choices.includes(raw)) {
-    throw new Error(
-      `--${o.flag} (${o.env}) must be one of ${o.choices.join(", ")}, got ${JSON.stringify(raw)}`,
-    );
-  }
-  if (o.kind === "duration") {
-    const match = /^(\d+)(ms|s|m|h|d)?$/.exec(raw);
-    const n = Number(match?.[1]);
-    if (match === null || !Number.isSafeInteger(n)) {
-      throw new Error(
-        `--${o.flag} (${o.env}) must be a duration such as 0, 500ms, 15s, 30m, 12h or 90d, got ${JSON.stringify(raw)}`,
-      );
-    }
-    // A bare number is in milliseconds, except 0 which needs no unit.
-    return n * (durationUnits[match[2] ?? "ms"] ?? 1);
-  }
-  if (o.kind !== "int") return raw;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0)
-    throw new Error(
-      `--${o.flag} (${o.env}) must be a non-negative integer, got ${JSON.stringify(raw)}`,
-    );
-  if (o.key === "port" && n > 65_535) throw new Error(`--port must be at most 65535, got ${n}`);
-  return n;
+  return { config };
 }
 
 export function helpText(): string {
-  const flagWidth = Math.max(...options.map((o) => o.flag.length)) + 2;
-  const envWidth = Math.max(...options.map((o) => o.env.length));
-  const row = (flag: string, env: string, text: string) =>
-    `  ${flag.padEnd(flagWidth)} ${env.padEnd(envWidth)}  ${text}`;
-  return [
-    "Usage: npm start -- [options]",
-    "",
-    "Chat server: gRPC, gRPC-Web and Connect on one port. Flags win over environment variables.",
-    "",
-    row("flag", "environment", "meaning"),
-    ...options.map((o) =>
-      row(
-        `--${o.flag}`,
-        o.env,
-        `${o.help}${o.default === undefined ? "" : ` (default ${o.default})`}`,
-      ),
-    ),
-    row("--help", "", "show this text"),
-  ].join("\n");
+  return renderHelp(listOptions(options));
 }
+
+/** docs/configuration.md as `npm run docs:config` writes it. */
+export function configurationDoc(): string {
+  return renderMarkdown(listOptions(options));
+}
+
+export const configurationDocFile = new URL("../docs/configuration.md", import.meta.url);

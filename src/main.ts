@@ -7,7 +7,7 @@ import process from "node:process";
 import { buildApp, type ChatServerApp } from "./app.ts";
 import type { AuthenticatorOptions } from "./auth/authenticator.ts";
 import { KeyFileError, readJwksFile, readSecretFile } from "./auth/key-files.ts";
-import { parseConfig, type ServerConfig } from "./config.ts";
+import { appSettings, parseConfig, type ServerConfig } from "./config.ts";
 import { createMemoryStore } from "./core/memory-store.ts";
 import { openRedisBackend } from "./redis/open-redis.ts";
 import { runtimeInfo } from "./runtime.ts";
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     config.tlsCert !== undefined && config.tlsKey !== undefined
       ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
       : undefined;
-  const retention = { maxMessagesPerRoom: config.historyLimit, maxAgeMs: config.historyMaxAgeMs };
+  const { retention } = config;
   const auth = readAuthKeys(config);
   // The backend logs through the app's logger, which exists only later.
   let log: ChatServerApp["app"]["log"] | undefined;
@@ -55,30 +55,13 @@ async function main(): Promise<void> {
         }).catch(exitOnDataDirError)
       : createMemoryStore({ retention }));
   const { app } = await buildApp({
-    seedRoom: config.seedRoom,
+    ...appSettings(config),
     store,
     bus: redis?.bus,
     presence: redis?.presence,
     backendStatus: redis?.backendStatus,
-    heartbeatMs: config.heartbeatMs,
-    limits: { maxTextBytes: config.maxTextBytes },
-    maxRequestBytes: config.maxRequestBytes,
-    subscriberBuffer: config.subscriberBuffer,
-    subscriberBufferBytes: config.subscriberBufferBytes,
-    sniffTimeoutMs: config.sniffTimeoutMs,
-    maxConnections: config.maxConnections,
-    maxConnectionsPerIp: config.maxConnectionsPerIp,
-    maxStreamsPerConnection: config.maxStreamsPerConnection,
-    shutdownTimeoutMs: config.shutdownTimeoutMs,
     tls,
-    logger: { level: config.logLevel },
-    corsOrigins: config.corsOrigins,
     auth,
-    rateLimits: {
-      sends: config.rateLimitSends,
-      streams: config.rateLimitStreams,
-      typing: config.rateLimitTyping,
-    },
   });
 
   log = app.log;

@@ -10,6 +10,9 @@ import { createTypingThrottle } from "./typing-throttle.ts";
 /** Default live events held per subscriber, see `ChatRoomsOptions.maxQueue`. */
 export const defaultMaxQueue = 1024;
 
+/** Default quiet time before a heartbeat, see `ChatRoomsOptions.heartbeatMs`. */
+export const defaultHeartbeatMs = 15_000;
+
 export type { ReplayFrom, SubscribeParams } from "./room-feed.ts";
 
 /**
@@ -72,7 +75,7 @@ export function createChatRooms({
   presence = createPresence({ bus }),
   maxQueue = defaultMaxQueue,
   replayPageSize = 100,
-  heartbeatMs = 15_000,
+  heartbeatMs = defaultHeartbeatMs,
 }: ChatRoomsOptions): ChatRooms {
   const typing = createTypingThrottle();
   const ctx: FeedContext = { store, bus, presence, maxQueue, replayPageSize, heartbeatMs };

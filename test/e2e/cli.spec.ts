@@ -35,6 +35,23 @@ function startCli(
   });
 }
 
+/** Runs the entry point until it exits by itself (bad flags, a port in use), collecting its output. */
+async function runToExit(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [...entry, ...args], { stdio: "pipe" });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => {
+    stdout += d;
+  });
+  child.stderr.on("data", (d) => {
+    stderr += d;
+  });
+  const [code] = await once(child, "exit");
+  return { code, stdout, stderr };
+}
+
 describe("command line", () => {
   it("--help prints the options and exits 0", async () => {
     const out = await new Promise<string>((resolve, reject) =>
@@ -46,14 +63,18 @@ describe("command line", () => {
   });
 
   it("a bad flag exits 2 with a message", async () => {
-    const child = spawn(process.execPath, [...entry, "--port", "nope"], { stdio: "pipe" });
-    let stderr = "";
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    const [code] = await once(child, "exit");
+    const { code, stderr } = await runToExit(["--port", "nope"]);
     assert.equal(code, 2);
     assert.match(stderr, /--port/);
+  });
+
+  it("a value the logger would refuse exits 2 with one line and a hint, not a stack", async () => {
+    const { code, stderr } = await runToExit(["--log-level", "nonsense"]);
+    assert.equal(code, 2);
+    assert.deepEqual(stderr.trimEnd().split("\n"), [
+      '--log-level (LOG_LEVEL) must be one of fatal, error, warn, info, debug, trace, silent, got "nonsense"',
+      "Try --help.",
+    ]);
   });
 
   it("a port in use exits 1 and says so", async () => {
@@ -61,16 +82,7 @@ describe("command line", () => {
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
     const { port } = blocker.address() as AddressInfo;
     try {
-      const child = spawn(
-        process.execPath,
-        [...entry, "--store", "memory", "--port", String(port)],
-        { stdio: "pipe" },
-      );
-      let stdout = "";
-      child.stdout.on("data", (d) => {
-        stdout += d;
-      });
-      const [code] = await once(child, "exit");
+      const { code, stdout } = await runToExit(["--store", "memory", "--port", String(port)]);
       assert.equal(code, 1);
       assert.match(stdout, /the port is in use/);
     } finally {
