@@ -6,12 +6,14 @@ import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastify, { type FastifyInstance, LogController } from "fastify";
 import { type AccessControl, createAccessControl } from "./auth/access-control.ts";
 import type { AuthenticatorOptions } from "./auth/authenticator.ts";
+import { type AppSettings, defaults } from "./config.ts";
 import { type ChatRooms, createChatRooms } from "./core/chat-rooms.ts";
 import { createEventBus, type EventBus } from "./core/event-bus.ts";
 import { createMemoryStore } from "./core/memory-store.ts";
 import type { MessageStore, RetentionPolicy } from "./core/message-store.ts";
 import { createPresence, type Presence } from "./core/presence.ts";
 import { chatStreamMethods } from "./fast-stream/chat-streams.ts";
+import { chatUnaryMethods } from "./fast-stream/chat-unary.ts";
 import { type FastStreams, registerFastStreams } from "./fast-stream/register.ts";
 import { ChatService, type Event, file_chat_v1_chat } from "./gen/chat/v1/chat_pb.ts";
 import { ChatServer, file_grpc_chat } from "./gen/grpc/chat_pb.ts";
@@ -42,9 +44,13 @@ import { createSeedChatServer } from "./services/seed-chat-server.ts";
 import { mapUnaryDecodeFailures } from "./services/unary-decode-failures.ts";
 import { answerUnencodableErrors } from "./services/unicode-error-messages.ts";
 
-export interface BuildOptions {
-  /** Room that the seed's ChatServer reads and writes. Default "lobby". */
-  seedRoom?: string;
+/**
+ * What `buildApp` takes: the app's part of the configuration (`AppSettings`, declared with
+ * each setting's meaning and default in src/config.ts), every field optional, and what no
+ * flag sets: the backends, TLS key material, verification keys.
+ */
+export interface BuildOptions
+  extends Partial<Omit<AppSettings, "logger" | "retention" | "limits" | "rateLimits">> {
   /** History backend; the app closes it on close. Default: an in-memory store. */
   store?: MessageStore;
   /**
@@ -62,49 +68,21 @@ export interface BuildOptions {
   backendStatus?: { onStatus(listener: (up: boolean, problem?: string) => void): () => void };
   /** Retention of the default in-memory store. */
   retention?: Partial<RetentionPolicy>;
-  /** Heartbeat on a live stream quiet for this long; 0 disables. Default 15 s. */
-  heartbeatMs?: number;
   limits?: Partial<ChatLimits>;
-  /** Largest request message in bytes (ResourceExhausted above). Default 64 KiB. */
-  maxRequestBytes?: number;
-  /** Live events held per subscriber while it catches up from the store. Default 1024. */
-  subscriberBuffer?: number;
-  /**
-   * Bytes that may wait for one streaming client (Subscribe, ChatStream)
-   * before it is cut off as too slow (ResourceExhausted, with its resume
-   * position). Default 1 MiB: mostly references to frames every subscriber
-   * shares, not copies.
-   */
-  subscriberBufferBytes?: number;
-  /** Close connections that complete no TLS handshake or send no protocol preface in this time. Default 10 s. */
-  sniffTimeoutMs?: number;
-  /** Open TCP connections accepted at once; more are closed at accept. Default 10,000. */
-  maxConnections?: number;
-  /** Open TCP connections one IP address may hold; more are closed at accept. 0: no limit. Default 256. */
-  maxConnectionsPerIp?: number;
   /**
    * Time to receive a request body (HTTP/1.1: 408; HTTP/2: the stream is reset), except
    * for bidi calls, whose request is a stream. Default 30 s.
    */
   requestTimeoutMs?: number;
-  /**
-   * Concurrent HTTP/2 streams per connection, advertised in SETTINGS (Node's
-   * default is unlimited: one client could open millions). Default 1000.
-   */
-  maxStreamsPerConnection?: number;
-  /** Grace for open calls on close before connections are cut. Default 5 s. */
-  shutdownTimeoutMs?: number;
   /** PEM key and certificate: serve h2 + HTTP/1.1 over TLS (ALPN) instead of cleartext. */
   tls?: { key: string | Buffer; cert: string | Buffer };
-  /** Fastify logger options; `false` silences it. Default: info level. */
+  /** Fastify logger options; `false` silences it. Default: the configured default level. */
   logger?: boolean | { level: string };
   /** Built browser client served at `/`; `false` serves none. Default clients/web/dist/. */
   webRoot?: string | false;
-  /** Origins whose pages may call the RPCs (CORS). Default none: no CORS headers. */
-  corsOrigins?: string[];
   /**
    * JWT verification (HS256 secret and/or a JWKS). Default none: auth is off
-   * and anyone may speak as anyone (see README, Security).
+   * and anyone may speak as anyone (see docs/security.md).
    */
   auth?: AuthenticatorOptions;
   /** Per-caller rate limits on sends, new streams and typing; see `defaultRateLimits`. */
@@ -158,6 +136,7 @@ const isStreamingRequest = (path: string) => bidiPaths.has(path);
  */
 export async function buildApp(options: BuildOptions = {}): Promise<ChatServerApp> {
   const limits: ChatLimits = { ...defaultLimits, ...options.limits };
+  const seedRoom = options.seedRoom ?? defaults.seedRoom;
   const streams = createOpenStreams();
   const metrics = createMetrics({ streams });
   const plainStore = options.store ?? createMemoryStore({ retention: options.retention });
@@ -178,12 +157,15 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
   // Every open call links its signal to this one: thousands of listeners are
   // expected, not a leak.
   setMaxListeners(0, shutdown.signal);
-  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5000;
-  const settings = { maxConcurrentStreams: options.maxStreamsPerConnection ?? 1000 };
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? defaults.shutdownTimeoutMs;
+  const settings = {
+    maxConcurrentStreams: options.maxStreamsPerConnection ?? defaults.maxStreamsPerConnection,
+  };
 
+  let fastStreams: FastStreams | undefined;
   // The two server kinds differ in their raw request types only; the Connect
   // plugin handles both, so the rest of the app sees one FastifyInstance.
-  const common = { logger: options.logger ?? true, logController: quietRequests() };
+  const common = { logger: options.logger ?? defaults.logger, logController: quietRequests() };
   const app = (options.tls
     ? fastify({
         ...common,
@@ -197,7 +179,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
           cert: options.tls.cert,
           settings,
           // The TLS twin of the cleartext sniffing timeout (Node's default is 120 s).
-          handshakeTimeout: options.sniffTimeoutMs ?? 10_000,
+          handshakeTimeout: options.sniffTimeoutMs ?? defaults.sniffTimeoutMs,
         },
       })
     : fastify({
@@ -206,17 +188,23 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
           sniffTimeoutMs: options.sniffTimeoutMs,
           requestTimeoutMs: options.requestTimeoutMs,
           forceCloseAfterMs: shutdownTimeoutMs,
-          http2: { settings, isStreamingRequest },
+          http2: {
+            settings,
+            isStreamingRequest,
+            // Bound below, once the fast path exists: the factory runs first.
+            takeStream: (headers) => fastStreams?.takeH2Stream(headers),
+          },
           perIp: { maxConnectionsPerIp: options.maxConnectionsPerIp },
         }),
       })) as unknown as FastifyInstance;
-  app.server.maxConnections = options.maxConnections ?? 10_000;
+  app.server.maxConnections = options.maxConnections ?? defaults.maxConnections;
   if (options.tls) {
     guardSecureServer(app.server as unknown as Http2SecureServer, {
       handshakeTimeoutMs: options.sniffTimeoutMs,
       requestTimeoutMs: options.requestTimeoutMs,
       isStreamingRequest,
       perIp: { maxConnectionsPerIp: options.maxConnectionsPerIp },
+      forceCloseAfterMs: shutdownTimeoutMs,
     });
   }
 
@@ -263,20 +251,21 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
   });
   registerHttp1BidiGuard(app, bidiPaths);
   registerDeadlineClamp(app);
-  const readMaxBytes = options.maxRequestBytes ?? 65_536;
+  const readMaxBytes = options.maxRequestBytes ?? defaults.maxRequestBytes;
   const onInternal = (e: ConnectError) => app.log.error({ err: e.cause ?? e }, "rpc failed");
   const onRejected = (e: ConnectError) =>
     app.log.debug({ reason: e.rawMessage }, "rpc rejected: undecodable request");
   // Before the hooks below, which are for Connect's handlers only.
-  const fastStreams = registerFastStreams(app, {
+  fastStreams = registerFastStreams(app, {
     rooms,
-    methods: chatStreamMethods(options.seedRoom ?? "lobby"),
+    methods: chatStreamMethods(seedRoom),
+    unaryMethods: chatUnaryMethods(rooms, seedRoom, limits),
     streams,
     access,
     metrics,
     shutdownSignal: shutdown.signal,
     readMaxBytes,
-    budgetBytes: options.subscriberBufferBytes ?? 1024 * 1024,
+    budgetBytes: options.subscriberBufferBytes ?? defaults.subscriberBufferBytes,
     mapError: createCallErrorMapper(onInternal, onRejected),
   });
   registerStalledWriteRelease(app);
@@ -298,7 +287,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
       ...access.interceptors,
     ],
     routes(router: ConnectRouter) {
-      router.service(ChatServer, createSeedChatServer(rooms, options.seedRoom ?? "lobby", limits));
+      router.service(ChatServer, createSeedChatServer(rooms, seedRoom, limits));
       router.service(ChatService, createChatService(rooms, limits));
       health.register(router);
       reflection.register(router);

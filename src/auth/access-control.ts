@@ -5,6 +5,7 @@ import { ChatServer } from "../gen/grpc/chat_pb.ts";
 import { checkHeld, createRateLimitInterceptor } from "../rate-limit/interceptor.ts";
 import {
   createRateLimits,
+  type RateLimited,
   type RateLimitOptions,
   type RateLimits,
   rateLimitKey,
@@ -40,18 +41,20 @@ export interface AccessControl {
   /** Context values of each call: the client's address, for anonymous rate limits. */
   contextValues(req: FastifyRequest): ReturnType<typeof createContextValues>;
   /**
-   * Admits a new stream of a chat service served outside Connect (the fast
-   * path), doing what the interceptors do for Connect's: authenticates
-   * `headers` (auth off: resolves undefined), then counts one stream against
-   * the caller's rate limit (`address`: the TCP peer, for anonymous callers).
-   * Rejects with a ConnectError, Unauthenticated or ResourceExhausted (the
-   * latter with `retry-after-ms` metadata: send it as trailers), a refusal
-   * held as the interceptor holds it (or until `signal` aborts). Then:
+   * Admits a call of a chat service served outside Connect (the fast
+   * paths), doing what the interceptors do for Connect's: authenticates
+   * `headers` (auth off: resolves undefined), then counts one `kind` (a new
+   * stream, a send, a typing notice) against the caller's rate limit
+   * (`address`: the TCP peer, for anonymous callers). Rejects with a
+   * ConnectError, Unauthenticated or ResourceExhausted (the latter with
+   * `retry-after-ms` metadata: send it as trailers), a refusal held as the
+   * interceptor holds it (or until `signal` aborts). For a stream, then:
    * `subscribeParams`/`seedStreamParams` with the identity (read access and
    * presence name), and `identityDeadline(identity, signal)` for the signal
    * to subscribe with, cleared when the stream ends.
    */
-  admitStream(
+  admit(
+    kind: RateLimited,
     headers: Headers,
     address: string | undefined,
     signal: AbortSignal,
@@ -72,9 +75,9 @@ export function createAccessControl(options: AccessControlOptions = {}): AccessC
       createRateLimitInterceptor(rateLimits),
     ],
     contextValues: (req) => createContextValues().set(peerAddressKey, req.ip),
-    async admitStream(headers, address, signal) {
+    async admit(kind, headers, address, signal) {
       const identity = await authenticator.authenticate(headers);
-      await checkHeld(rateLimits, "streams", rateLimitKey(identity, address), signal);
+      await checkHeld(rateLimits, kind, rateLimitKey(identity, address), signal);
       return identity;
     },
   };

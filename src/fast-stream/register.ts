@@ -1,15 +1,8 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { IncomingHttpHeaders } from "node:http";
+import type { ServerHttp2Stream } from "node:http2";
 import type { Readable } from "node:stream";
 import type { DescMessage, DescMethodStreaming, MessageShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import {
-  createMethodSerializationLookup,
-  pipe,
-  transformDecompressEnvelope,
-  transformParseEnvelope,
-  transformSplitEnvelope,
-} from "@connectrpc/connect/protocol";
 import type { FastifyInstance } from "fastify";
 import type { AccessControl } from "../auth/access-control.ts";
 import { identityDeadline } from "../auth/deadline.ts";
@@ -17,12 +10,17 @@ import type { Identity } from "../auth/identity.ts";
 import type { ChatRooms, SubscribeParams } from "../core/chat-rooms.ts";
 import type { EventSink } from "../core/event-sink.ts";
 import type { Event } from "../gen/chat/v1/chat_pb.ts";
+import { clampDeadlines } from "../http/clamp-deadlines.ts";
+import { protocolOf } from "../ops/connection-metrics.ts";
 import type { ChatMetrics } from "../ops/metrics.ts";
 import { countDeliveries, countFailure } from "../ops/rpc-metrics.ts";
 import type { OpenStreams } from "../services/open-streams.ts";
 import type { EventFrames } from "./event-frames.ts";
+import { type CallResponse, H2StreamResponse } from "./h2-response.ts";
+import { abortable, authHeaders, readRequest } from "./read-request.ts";
 import { detectStreamProtocol, type StreamProtocol } from "./stream-protocols.ts";
 import { StreamWriter } from "./stream-writer.ts";
+import { type FastUnaryMethod, serveUnary } from "./unary-call.ts";
 
 /** A server-streaming chat method served by the fast path. */
 export interface FastStreamMethod<I extends DescMessage = DescMessage> {
@@ -40,6 +38,8 @@ export interface FastStreamMethod<I extends DescMessage = DescMessage> {
 export interface FastStreamOptions {
   rooms: ChatRooms;
   methods: FastStreamMethod[];
+  /** Unary methods served the same way (gRPC and gRPC-Web only; Connect's unary protocol goes to Connect). */
+  unaryMethods: FastUnaryMethod[];
   streams: OpenStreams;
   /** Authentication, room access and rate limits, as the Connect interceptors apply them. */
   access: AccessControl;
@@ -55,14 +55,23 @@ export interface FastStreamOptions {
   mapError(e: unknown, signal: AbortSignal): ConnectError;
 }
 
-/** What the fast path did, for tests and metrics. */
+/** What the fast path did, for tests and metrics, and its way in before Fastify. */
 export interface FastStreams {
-  /** Calls taken by the fast path since the start (the rest went to Connect). */
+  /** Streaming calls taken by the fast path since the start (the rest went to Connect). */
   served(): number;
+  /** Unary calls taken by the fast path since the start. */
+  servedUnary(): number;
+  /** Calls of both kinds taken from HTTP/2's `stream` event, before Fastify (see `takeH2Stream`). */
+  servedBeforeFastify(): number;
+  /**
+   * The server for a new HTTP/2 stream with these headers, or undefined to
+   * let it through to Node's compatibility layer and Fastify: taking the
+   * chat's calls from the HTTP/2 server's `stream` event saves the request
+   * and response objects of both (see `OnePortHttp2Options.takeStream`).
+   * Pages (requests with an Origin) always go through Fastify, for CORS.
+   */
+  takeH2Stream(headers: IncomingHttpHeaders): ((stream: ServerHttp2Stream) => void) | undefined;
 }
-
-type NodeRequest = IncomingMessage | Http2ServerRequest;
-type NodeResponse = ServerResponse | Http2ServerResponse;
 
 /**
  * Serves the live chat streams (chat.v1 Subscribe, the seed's ChatStream)
@@ -86,9 +95,12 @@ type NodeResponse = ServerResponse | Http2ServerResponse;
  */
 export function registerFastStreams(app: FastifyInstance, options: FastStreamOptions): FastStreams {
   let served = 0;
-  const byPath = new Map(
-    options.methods.map((m) => [`/${m.method.parent.typeName}/${m.method.name}`, m]),
-  );
+  let servedUnary = 0;
+  let servedBeforeFastify = 0;
+  const pathOf = (m: { method: { name: string; parent: { typeName: string } } }) =>
+    `/${m.method.parent.typeName}/${m.method.name}`;
+  const byPath = new Map(options.methods.map((m) => [pathOf(m), m]));
+  const unaryByPath = new Map(options.unaryMethods.map((m) => [pathOf(m), m]));
   // One listener for every open call, not one each.
   const open = new Set<FastCall>();
   const { shutdownSignal } = options;
@@ -99,25 +111,89 @@ export function registerFastStreams(app: FastifyInstance, options: FastStreamOpt
     },
     { once: true },
   );
+
+  /** How the fast path serves a request, or undefined to leave it to Connect. */
+  function route(
+    method: string | undefined,
+    path: string | undefined,
+    headers: IncomingHttpHeaders,
+    httpVersion: string,
+  ): Route | undefined {
+    if (method !== "POST" || path === undefined) return undefined;
+    const unary = unaryByPath.get(path);
+    const stream = unary === undefined ? byPath.get(path) : undefined;
+    if (unary === undefined && stream === undefined) return undefined;
+    const protocol = detectStreamProtocol(headers, httpVersion);
+    if (protocol === undefined) return undefined;
+    if (unary !== undefined) {
+      // Connect's unary protocol is not enveloped: Connect serves it.
+      return protocol.name === "connect" ? undefined : { unary, protocol };
+    }
+    return stream && { stream, protocol };
+  }
+
+  function serve(
+    taken: Route,
+    headers: IncomingHttpHeaders,
+    body: Readable,
+    res: CallResponse,
+    replyHeaders: Record<string, string>,
+    peerAddress: string,
+  ): void {
+    if (taken.unary !== undefined) {
+      servedUnary++;
+      const { unary, protocol } = taken;
+      void serveUnary(options, unary, protocol, headers, body, res, replyHeaders, peerAddress);
+      return;
+    }
+    served++;
+    const call = new FastCall(options, taken.stream, taken.protocol, res, replyHeaders);
+    if (shutdownSignal.aborted) call.abort(shutdownSignal.reason);
+    open.add(call);
+    void call.serve(headers, body, peerAddress).finally(() => open.delete(call));
+  }
+
   app.addHook("onRequest", (req, reply, done) => {
-    const method = req.method === "POST" ? byPath.get(req.url) : undefined;
-    const protocol = method && detectStreamProtocol(req.headers, req.raw.httpVersion);
-    if (method === undefined || protocol === undefined) {
+    const taken = route(req.method, req.url, req.headers, req.raw.httpVersion);
+    if (taken === undefined) {
       done();
       return;
     }
     reply.hijack();
-    served++;
-    const call = new FastCall(options, method, protocol, reply.raw, reply.getHeaders());
-    if (shutdownSignal.aborted) call.abort(shutdownSignal.reason);
-    open.add(call);
-    void call.serve(req.raw, req.ip).finally(() => open.delete(call));
+    const replyHeaders = reply.getHeaders() as Record<string, string>;
+    serve(taken, req.headers, req.raw, reply.raw, replyHeaders, req.ip);
   });
-  return { served: () => served };
+
+  return {
+    served: () => served,
+    servedUnary: () => servedUnary,
+    servedBeforeFastify: () => servedBeforeFastify,
+    takeH2Stream(headers) {
+      // A page's request needs the CORS headers of the Fastify hooks.
+      if (headers.origin !== undefined) return undefined;
+      const { ":method": method, ":path": path } = headers;
+      if (typeof method !== "string" || typeof path !== "string") return undefined;
+      const taken = route(method, path, headers, "2.0");
+      if (taken === undefined) return undefined;
+      return (stream) => {
+        servedBeforeFastify++;
+        clampDeadlines(headers);
+        const protocol = protocolOf("POST", headers["content-type"], "");
+        options.metrics.requestOpened(protocol, "2");
+        stream.once("close", () => options.metrics.requestClosed(protocol, "2"));
+        const res = new H2StreamResponse(stream, taken.protocol.name === "grpc");
+        serve(taken, headers, stream, res, noHeaders, stream.session?.socket?.remoteAddress ?? "");
+      };
+    },
+  };
 }
 
-/** Auth off reads no header: no copy of them per stream. */
-const noHeaders = new Headers();
+/** What the fast path serves a request with. */
+type Route =
+  | { unary: FastUnaryMethod; stream?: undefined; protocol: StreamProtocol }
+  | { unary?: undefined; stream: FastStreamMethod; protocol: StreamProtocol };
+
+const noHeaders: Record<string, string> = {};
 
 /** The reason of a call whose client left: nothing is written, nothing is counted. */
 const clientGone = new ConnectError("the client went away", Code.Canceled);
@@ -139,7 +215,7 @@ class FastCall implements EventSink {
     options: FastStreamOptions,
     spec: FastStreamMethod,
     protocol: StreamProtocol,
-    res: NodeResponse,
+    res: CallResponse,
     replyHeaders: Record<string, unknown>,
   ) {
     this.options = options;
@@ -174,24 +250,30 @@ class FastCall implements EventSink {
     return this.writer.ready();
   }
 
-  async serve(req: NodeRequest, peerAddress: string): Promise<void> {
+  async serve(headers: IncomingHttpHeaders, body: Readable, peerAddress: string): Promise<void> {
     const { options, spec, protocol } = this;
     const signal = this.controller.signal;
     const leave = options.streams.enter(this.methodName);
     let deadline: ReturnType<typeof setTimeout> | undefined;
     let clearTokenDeadline = () => {};
     try {
-      const timeout = protocol.timeout(req.headers);
+      const timeout = protocol.timeout(headers);
       if (timeout.error) throw timeout.error;
       if (timeout.timeoutMs !== undefined) {
         deadline = setTimeout(timedOut, timeout.timeoutMs, this);
       }
       // In the order of the Connect path's interceptors: who, how often, then the request.
-      const headers = options.access.authenticator.enabled ? toHeaders(req.headers) : noHeaders;
-      const identity = await options.access.admitStream(headers, peerAddress, signal);
+      const caller = authHeaders(headers, options.access.authenticator.enabled);
+      const identity = await options.access.admit("streams", caller, peerAddress, signal);
       const tokenDeadline = identityDeadline(identity, signal);
       clearTokenDeadline = tokenDeadline.clear;
-      const request = await readRequest(req, spec, protocol, options.readMaxBytes, signal);
+      const request = await readRequest(
+        abortable(body, signal),
+        spec.method,
+        "server-streaming",
+        protocol,
+        options.readMaxBytes,
+      );
       signal.throwIfAborted();
       await options.rooms.feed(spec.params(request, tokenDeadline.signal, identity), this);
     } catch (e) {
@@ -210,96 +292,4 @@ class FastCall implements EventSink {
 
 function timedOut(call: FastCall): void {
   call.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
-}
-
-const parsers = new WeakMap<FastStreamMethod, ReturnType<typeof createMethodSerializationLookup>>();
-
-/** Connect's request serialization of a method, made once. */
-function requestParser<I extends DescMessage>(spec: FastStreamMethod<I>, readMaxBytes: number) {
-  let lookup = parsers.get(spec);
-  if (lookup === undefined) {
-    lookup = createMethodSerializationLookup(spec.method, undefined, undefined, {
-      readMaxBytes,
-      writeMaxBytes: 0xffffffff,
-    });
-    parsers.set(spec, lookup);
-  }
-  return lookup;
-}
-
-/**
- * The one request message, parsed by Connect's own envelope and message
- * functions: the same limits and the same errors for a malformed,
- * oversized, compressed, missing or repeated message.
- */
-async function readRequest<I extends DescMessage>(
-  req: NodeRequest,
-  spec: FastStreamMethod<I>,
-  protocol: StreamProtocol,
-  readMaxBytes: number,
-  signal: AbortSignal,
-): Promise<MessageShape<I>> {
-  const parse = requestParser(spec, readMaxBytes).getI(protocol.binary);
-  const messages = pipe(
-    abortable(req, signal),
-    transformSplitEnvelope(readMaxBytes),
-    transformDecompressEnvelope(null, readMaxBytes),
-    protocol.requestEndFlag === undefined
-      ? transformParseEnvelope(parse)
-      : transformParseEnvelope(parse, protocol.requestEndFlag),
-  );
-  let first: MessageShape<I> | undefined;
-  let count = 0;
-  for await (const message of messages) {
-    if (count++ > 0) {
-      throw new ConnectError(
-        "protocol error: received extra input message for server-streaming method",
-        Code.Unimplemented,
-      );
-    }
-    first = message as MessageShape<I>;
-  }
-  if (first === undefined) {
-    throw new ConnectError(
-      "protocol error: missing input message for server-streaming method",
-      Code.Unimplemented,
-    );
-  }
-  return first;
-}
-
-/**
- * The request body, ending with the call's abort reason if it aborts first.
- * Stopping early leaves the request alone (no `destroyOnReturn`): destroying
- * it would take the response, and with it the error for the client, along.
- */
-async function* abortable(body: NodeRequest, signal: AbortSignal): AsyncGenerator<Uint8Array> {
-  const it = (body as unknown as Readable).iterator({ destroyOnReturn: false });
-  let onAbort = () => {};
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  aborted.catch(() => {});
-  try {
-    for (;;) {
-      signal.throwIfAborted();
-      const r = await Promise.race([it.next(), aborted]);
-      if (r.done) return;
-      yield r.value;
-    }
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-    void it.return?.();
-  }
-}
-
-function toHeaders(headers: IncomingHttpHeaders): Headers {
-  const out = new Headers();
-  for (const [key, value] of Object.entries(headers)) {
-    if (key.startsWith(":") || value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) out.append(key, v);
-    else out.set(key, value);
-  }
-  return out;
 }

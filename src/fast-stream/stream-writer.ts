@@ -1,9 +1,7 @@
-import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
-import type { Http2ServerResponse } from "node:http2";
+import type { OutgoingHttpHeaders } from "node:http";
 import type { ConnectError } from "@connectrpc/connect";
+import type { CallResponse } from "./h2-response.ts";
 import type { StreamProtocol } from "./stream-protocols.ts";
-
-type NodeResponse = ServerResponse | Http2ServerResponse;
 
 export interface StreamWriterOptions {
   protocol: StreamProtocol;
@@ -34,7 +32,7 @@ export interface StreamWriterOptions {
  * owner calls `onClose` when the response closes.
  */
 export class StreamWriter {
-  private readonly res: NodeResponse;
+  private readonly res: CallResponse;
   private readonly options: StreamWriterOptions;
   private frames: Uint8Array[] = [];
   private queuedBytes = 0;
@@ -44,7 +42,7 @@ export class StreamWriter {
   /** The client went away or the stream was ended. */
   closed = false;
 
-  constructor(res: NodeResponse, options: StreamWriterOptions) {
+  constructor(res: CallResponse, options: StreamWriterOptions) {
     this.res = res;
     this.options = options;
   }
@@ -86,7 +84,7 @@ export class StreamWriter {
       this.sendHeaders(trailers);
     } else {
       this.flush();
-      if (trailers) (this.res as Http2ServerResponse).addTrailers(trailers);
+      if (trailers) this.res.addTrailers(trailers);
     }
     this.closed = true;
     this.res.end();
@@ -114,10 +112,9 @@ export class StreamWriter {
       // themselves, so that what waits for it is references to bytes every
       // subscriber shares, not a copy per subscriber; Node writes what is
       // buffered with one writev anyway.
-      const corkable = "cork" in res;
-      if (corkable) res.cork();
+      res.cork?.();
       for (const frame of frames) write.call(res, frame);
-      if (corkable) res.uncork();
+      res.uncork?.();
     }
     this.frames = [];
     this.queuedBytes = 0;

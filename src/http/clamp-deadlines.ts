@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from "node:http";
 import type { FastifyInstance } from "fastify";
 
 /**
@@ -53,11 +54,15 @@ export function clampConnectTimeout(value: string): string {
 export function registerDeadlineClamp(app: FastifyInstance): void {
   app.addHook("onRequest", (req, _reply, done) => {
     // Connect reads the raw request's headers, so that is what must change.
-    const headers = req.raw.headers;
-    const grpc = headers["grpc-timeout"];
-    if (typeof grpc === "string") headers["grpc-timeout"] = clampGrpcTimeout(grpc);
-    const connect = headers["connect-timeout-ms"];
-    if (typeof connect === "string") headers["connect-timeout-ms"] = clampConnectTimeout(connect);
+    clampDeadlines(req.raw.headers);
     done();
   });
+}
+
+/** Clamps a request's deadline headers in place (see {@link registerDeadlineClamp}). */
+export function clampDeadlines(headers: IncomingHttpHeaders): void {
+  const grpc = headers["grpc-timeout"];
+  if (typeof grpc === "string") headers["grpc-timeout"] = clampGrpcTimeout(grpc);
+  const connect = headers["connect-timeout-ms"];
+  if (typeof connect === "string") headers["connect-timeout-ms"] = clampConnectTimeout(connect);
 }

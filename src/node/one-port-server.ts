@@ -2,10 +2,17 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import type { FastifyServerFactory } from "fastify";
+import { boundClose, defaultForceCloseAfterMs } from "./bounded-close.ts";
 import { createStreamDispatcher, type StreamDispatcher } from "./http2-dispatch.ts";
 import { guardHttp2Session } from "./http2-session-guard.ts";
 import { createIpGuard, type IpGuard, type IpGuardOptions } from "./ip-guard.ts";
 import { handOff, sniffConnection } from "./sniff-connection.ts";
+
+/** See `OnePortServerOptions.sniffTimeoutMs`; the TLS server's handshake timeout too. */
+export const defaultSniffTimeoutMs = 10_000;
+
+/** See `OnePortServerOptions.requestTimeoutMs`. */
+export const defaultRequestTimeoutMs = 30_000;
 
 /** Options for {@link createOnePortServer}. Fastify's own timeout options do not reach a `serverFactory` server; these replace them. */
 export interface OnePortServerOptions {
@@ -30,8 +37,8 @@ export interface OnePortServerOptions {
   keepAliveTimeoutMs?: number;
   /**
    * After `close()`, destroy whatever is still open (streams included) this long later, so
-   * shutdown time is bounded. Let handlers end streams first, e.g. with connect-fastify's
-   * `shutdownTimeoutMs` set lower. Infinity disables. Default 10_000.
+   * shutdown time is bounded (see `boundClose`). Let handlers end streams first, e.g. with
+   * connect-fastify's `shutdownTimeoutMs` set lower. Infinity disables. Default 10_000.
    */
   forceCloseAfterMs?: number;
   /** Passed to `http2.createServer` (`settings`, `maxSessionMemory`, `peerMaxConcurrentStreams`, ...); Node's defaults otherwise. */
@@ -61,6 +68,16 @@ export interface OnePortHttp2Options extends http2.ServerOptions {
    * since this server does not know the routes.
    */
   isStreamingRequest?: (path: string) => boolean;
+  /**
+   * Takes a new stream before Node's compatibility layer makes a request and
+   * response for it (and the handler, Fastify, its own pair): return the
+   * function that serves it, or undefined to let it through. The taken
+   * stream is paced like any other (see `createStreamDispatcher`). Where a
+   * runtime does not emit `stream` on the server, nothing is taken.
+   */
+  takeStream?: (
+    headers: http2.IncomingHttpHeaders,
+  ) => ((stream: http2.ServerHttp2Stream) => void) | undefined;
 }
 
 /** A request listener that accepts both protocols' compat objects, as Fastify's handler does. */
@@ -118,15 +135,16 @@ export function createOnePortServer(
   handler: OnePortHandler,
   options: OnePortServerOptions = {},
 ): OnePortServer {
-  const sniffTimeoutMs = options.sniffTimeoutMs ?? 10_000;
+  const sniffTimeoutMs = options.sniffTimeoutMs ?? defaultSniffTimeoutMs;
   const {
     sessionIdleTimeoutMs = 72_000,
     keepaliveMs = Math.max(1000, sniffTimeoutMs),
     keepaliveTimeoutMs = Math.max(1000, sniffTimeoutMs),
     isStreamingRequest = () => true,
+    takeStream,
     ...h2Options
   } = options.http2 ?? {};
-  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  const requestTimeoutMs = options.requestTimeoutMs ?? defaultRequestTimeoutMs;
   const h1 = createHttp1Server(handler, options, sniffTimeoutMs, requestTimeoutMs);
   const dispatchers = new WeakMap<http2.Http2Session, StreamDispatcher>();
   // Node's defaults are 1000 invalid frames and 100 refused streams per session before it
@@ -139,6 +157,7 @@ export function createOnePortServer(
       else dispatcher.dispatch(req.stream, () => handler(req, res));
     },
   );
+  if (takeStream !== undefined) takeStreamsFirst(h2, takeStream, dispatchers);
   const tracked: Tracked = {
     closing: false,
     handingOff: undefined,
@@ -215,7 +234,41 @@ export function createOnePortServer(
   h1.on("upgrade", (req, socket, head) => {
     if (!outer.emit("upgrade", req, socket, head)) socket.destroy();
   });
-  return addControls(outer, h1, tracked, options.forceCloseAfterMs ?? 10_000);
+  return addControls(outer, h1, tracked, options.forceCloseAfterMs ?? defaultForceCloseAfterMs);
+}
+
+/**
+ * Node's compatibility layer listens to the server's `stream` event (which
+ * each session emits through `server.emit`) and always makes its request
+ * and response: a listener cannot stop it. Intercepting `emit` for that one
+ * event can, for the streams `take` wants; every other event and stream
+ * passes unchanged.
+ */
+function ignoreStreamError(): void {}
+
+function takeStreamsFirst(
+  h2: http2.Http2Server,
+  take: NonNullable<OnePortHttp2Options["takeStream"]>,
+  dispatchers: WeakMap<http2.Http2Session, StreamDispatcher>,
+): void {
+  const emit = h2.emit;
+  h2.emit = function (this: http2.Http2Server, event: string | symbol, ...args: unknown[]) {
+    if (event === "stream") {
+      const [stream, headers] = args as [http2.ServerHttp2Stream, http2.IncomingHttpHeaders];
+      const serve = take(headers);
+      if (serve !== undefined) {
+        // From now on: a session that fails destroys its streams with its
+        // error, and an 'error' without a listener would end the process.
+        // The stream's 'close' tells its server all it needs.
+        stream.on("error", ignoreStreamError);
+        const dispatcher = stream.session && dispatchers.get(stream.session);
+        if (dispatcher === undefined) serve(stream);
+        else dispatcher.dispatch(stream, () => serve(stream));
+        return true;
+      }
+    }
+    return emit.call(this, event, ...args);
+  } as typeof h2.emit;
 }
 
 /**
@@ -292,11 +345,6 @@ function addControls(
     closeIdleConnections();
     // Stops the HTTP/1.1 server's connection-checking interval.
     h1.close();
-    if (Number.isFinite(forceCloseAfterMs)) {
-      const timer = setTimeout(closeAllConnections, forceCloseAfterMs);
-      timer.unref();
-      outer.once("close", () => clearTimeout(timer));
-    }
     return server;
   };
   const server: OnePortServer = Object.assign(outer, {
@@ -305,5 +353,5 @@ function addControls(
     connectionCounts,
     close,
   });
-  return server;
+  return boundClose(server, forceCloseAfterMs, closeAllConnections);
 }

@@ -46,16 +46,19 @@ export function subscribeParams(
   return { room: req.room, from: req.start, epoch: req.epoch, name, signal };
 }
 
+/** chat.v1's Send and SetTyping for a caller (`identity`; undefined: auth off). */
+export interface ChatCalls {
+  send(req: SendRequest, identity: Identity | undefined): Promise<SendResponse>;
+  setTyping(req: SetTypingRequest, identity: Identity | undefined): void;
+}
+
 /**
- * chat.v1.ChatService on top of the shared chat core. With auth on, the
- * caller's identity (context value `identityKey`) decides the sender,
- * presence and typing names and which rooms it may read and write; see
- * `src/auth/checks.ts`.
+ * Send and SetTyping as the caller may make them: the sender and typing
+ * names are the caller's own (see `checkSend`, `checkTyping`), the request
+ * is valid and within the limits. Shared by the Connect handlers, the Chat
+ * stream and the unary fast path, so all three mean the same.
  */
-export function createChatService(
-  rooms: ChatRooms,
-  limits: ChatLimits,
-): ServiceImpl<typeof ChatService> {
+export function createChatCalls(rooms: ChatRooms, limits: ChatLimits): ChatCalls {
   async function send(req: SendRequest, identity: Identity | undefined): Promise<SendResponse> {
     const checked = { ...req, sender: checkSend(identity, req.room, req.sender) };
     validateRequest(SendRequestSchema, checked);
@@ -74,6 +77,21 @@ export function createChatService(
     validateRequest(SetTypingRequestSchema, { ...req, name });
     rooms.setTyping(req.room, name, req.typing);
   }
+
+  return { send, setTyping };
+}
+
+/**
+ * chat.v1.ChatService on top of the shared chat core. With auth on, the
+ * caller's identity (context value `identityKey`) decides the sender,
+ * presence and typing names and which rooms it may read and write; see
+ * `src/auth/checks.ts`.
+ */
+export function createChatService(
+  rooms: ChatRooms,
+  limits: ChatLimits,
+): ServiceImpl<typeof ChatService> {
+  const { send, setTyping } = createChatCalls(rooms, limits);
 
   /** The subscription a request asks for, with the presence name the caller may use. */
   function events(req: SubscribeRequest, signal: AbortSignal, identity: Identity | undefined) {
