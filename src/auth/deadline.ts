@@ -12,6 +12,8 @@ export interface IdentityDeadline {
   clear(): void;
 }
 
+function noop(): void {}
+
 /** Longest delay a timer takes (2^31-1 ms, about 24.8 days); longer ones fire at once. */
 const maxTimerMs = 2_147_483_647;
 
@@ -40,7 +42,8 @@ export function identityDeadline(
   now: () => number = Date.now,
 ): IdentityDeadline {
   const expiresAt = identity?.expiresAt?.getTime();
-  if (expiresAt === undefined) return { signal: parent, clear() {} };
+  // Nothing to clear: no object per stream either (idle streams are many).
+  if (expiresAt === undefined) return { signal: parent, clear: noop };
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const onParentAbort = () => {

@@ -1,10 +1,11 @@
 import type { Event, Member, Message } from "../gen/chat/v1/chat_pb.ts";
+import { event } from "./event.ts";
 import type { EventBus } from "./event-bus.ts";
 import type { EventSink } from "./event-sink.ts";
 import { feedIterable } from "./feed-iterable.ts";
 import type { AppendResult, MessageStore, NewMessage } from "./message-store.ts";
 import { createPresence, type Presence } from "./presence.ts";
-import { event, type FeedContext, runFeed, type SubscribeParams } from "./room-feed.ts";
+import { type FeedContext, runFeed, type SubscribeParams } from "./room-feed.ts";
 import { createTypingThrottle } from "./typing-throttle.ts";
 
 /** Default live events held per subscriber, see `ChatRoomsOptions.maxQueue`. */

@@ -1,12 +1,13 @@
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
-import { type Event, EventSchema, type Member, type Message } from "../gen/chat/v1/chat_pb.ts";
+import type { Event, Member, Message } from "../gen/chat/v1/chat_pb.ts";
 import { FellBehindError, HistoryLostError, SubscriberOverflowError } from "./errors.ts";
+import { event } from "./event.ts";
 import type { BusListener, EventBus } from "./event-bus.ts";
 import type { EventSink } from "./event-sink.ts";
 import type { MessageStore } from "./message-store.ts";
 import type { Presence } from "./presence.ts";
 import { planReplay } from "./replay-plan.ts";
+import { SeqCursor } from "./seq-cursor.ts";
 
 /** Where a subscription's replay starts. */
 export type ReplayFrom =
@@ -34,10 +35,6 @@ export interface FeedContext {
   replayPageSize: number;
   /** Heartbeat on a live feed that wrote nothing for this long; 0 disables. */
   heartbeatMs: number;
-}
-
-export function event(kind: MessageInitShape<typeof EventSchema>["kind"]): Event {
-  return create(EventSchema, { kind });
 }
 
 /**
@@ -79,13 +76,8 @@ export function runFeed(
  * methods are shared by all of them (issue 9, idle memory).
  */
 class RoomFeed implements BusListener<Event> {
-  /** Seq of the last message handed to the sink (or announced missing by a gap). */
-  private lastSeq = 0n;
-  /**
-   * `lastSeq` as a number, for the comparisons of every delivery: BigInt
-   * arithmetic allocates, and seqs stay far below 2^53.
-   */
-  private last = 0;
+  /** Where this subscriber is in the room's sequence. */
+  private readonly cursor = new SeqCursor();
   /** Live events held while catching up from the store; undefined when live. */
   private held: Event[] | undefined = [];
   private done = false;
@@ -163,13 +155,11 @@ class RoomFeed implements BusListener<Event> {
 
   private fellBehind(): void {
     this.end(
-      new FellBehindError(this.lastSeq, new SubscriberOverflowError("subscriber fell behind")),
+      new FellBehindError(
+        this.cursor.lastSeq,
+        new SubscriberOverflowError("subscriber fell behind"),
+      ),
     );
-  }
-
-  private moveTo(seq: bigint): void {
-    this.lastSeq = seq;
-    this.last = Number(seq);
   }
 
   /** Hands one event to the sink; false (and the feed ended) when refused. */
@@ -184,16 +174,14 @@ class RoomFeed implements BusListener<Event> {
 
   /** A stored message: the gap before it, if any, then itself. */
   private writeStored(message: Message, e?: Event): boolean {
-    const seq = Number(message.seq);
-    if (seq <= this.last) return true;
-    if (seq > this.last + 1) {
-      const gap = event({ case: "gap", value: { afterSeq: this.lastSeq, nextSeq: message.seq } });
-      if (!this.write(gap)) return false;
-    }
+    const { cursor } = this;
+    if (!cursor.isNew(message.seq)) return true;
+    const gap = cursor.gapBefore(message.seq);
+    if (gap !== undefined && !this.write(gap)) return false;
     // The published event itself where there is one: shared by every
     // subscriber (and its encodings with it), not rebuilt per subscriber.
     if (!this.write(e ?? event({ case: "message", value: message }))) return false;
-    this.moveTo(message.seq);
+    cursor.moveTo(message.seq);
     return true;
   }
 
@@ -224,7 +212,7 @@ class RoomFeed implements BusListener<Event> {
       return;
     }
     this.held = [];
-    this.catchUp(this.readFrom(this.lastSeq)).catch((err: unknown) => this.end(err));
+    this.catchUp(this.readFrom(this.cursor.lastSeq)).catch((err: unknown) => this.end(err));
   }
 
   private deliverLive(e: Event): void {
@@ -233,13 +221,13 @@ class RoomFeed implements BusListener<Event> {
       return;
     }
     const message = e.kind.value;
-    const seq = Number(message.seq);
-    if (seq <= this.last) return;
-    if (seq > this.last + 1) {
+    const { cursor } = this;
+    if (!cursor.isNew(message.seq)) return;
+    if (cursor.isAfterHole(message.seq)) {
       // A hole in the live sequence (events reordered on their way here):
       // filled from the store before going on, live events held meanwhile.
       this.held = [e];
-      this.catchUp(this.readFrom(this.lastSeq, message.seq - 1n)).catch((err: unknown) =>
+      this.catchUp(this.readFrom(cursor.lastSeq, message.seq - 1n)).catch((err: unknown) =>
         this.end(err),
       );
       return;
@@ -327,6 +315,7 @@ class RoomFeed implements BusListener<Event> {
   private async replay(members: Member[]): Promise<void> {
     const { store } = this.ctx;
     const { from, epoch, room } = this.params;
+    const { cursor } = this;
     // The history this feed reads; a resync that finds another ends the feed.
     this.epoch = store.epoch;
     const bounds = await store.bounds(room);
@@ -336,30 +325,27 @@ class RoomFeed implements BusListener<Event> {
       if (plan.reset !== undefined) {
         if (!this.write(event({ case: "reset", value: { epoch: plan.reset } }))) return;
       }
-      this.moveTo(plan.afterSeq);
-      messages = this.readFrom(this.lastSeq);
+      cursor.moveTo(plan.afterSeq);
+      messages = this.readFrom(cursor.lastSeq);
     } else if (plan.kind === "last") {
       // One page read backwards, complete up to the head at that moment;
       // anything newer is already held.
       messages = await store.readBefore(room, 0n, plan.count);
-      this.moveTo((messages[0]?.seq ?? bounds.headSeq + 1n) - 1n);
+      cursor.moveTo((messages[0]?.seq ?? bounds.headSeq + 1n) - 1n);
     } else {
-      this.moveTo(plan.afterSeq);
+      cursor.moveTo(plan.afterSeq);
     }
     if (!(await this.writeAll(messages))) return;
     // Everything up to the head read above was committed, so what the
     // replay did not find there was removed by retention.
-    if (this.lastSeq < bounds.headSeq) {
-      const gap = event({
-        case: "gap",
-        value: { afterSeq: this.lastSeq, nextSeq: bounds.headSeq + 1n },
-      });
+    const gap = cursor.gapBefore(bounds.headSeq + 1n);
+    if (gap !== undefined) {
       if (!this.write(gap)) return;
-      this.moveTo(bounds.headSeq);
+      cursor.moveTo(bounds.headSeq);
     }
     const ready = event({
       case: "ready",
-      value: { headSeq: this.lastSeq, epoch: this.epoch, members },
+      value: { headSeq: cursor.lastSeq, epoch: this.epoch, members },
     });
     if (this.write(ready)) this.goLive();
   }

@@ -11,6 +11,8 @@ export interface CallResponse {
   addTrailers(trailers: OutgoingHttpHeaders): void;
   end(): unknown;
   once(event: "close" | "drain", listener: () => void): unknown;
+  /** For "close", which fires once anyway: `once` would wrap each listener in two more objects. */
+  on(event: "close", listener: () => void): unknown;
   cork?(): void;
   uncork?(): void;
 }
@@ -81,6 +83,11 @@ export class H2StreamResponse implements CallResponse {
 
   once(event: "close" | "drain", listener: () => void): this {
     this.stream.once(event, listener);
+    return this;
+  }
+
+  on(event: "close", listener: () => void): this {
+    this.stream.on(event, listener);
     return this;
   }
 

@@ -180,7 +180,7 @@ export function registerFastStreams(app: FastifyInstance, options: FastStreamOpt
         clampDeadlines(headers);
         const protocol = protocolOf("POST", headers["content-type"], "");
         options.metrics.requestOpened(protocol, "2");
-        stream.once("close", () => options.metrics.requestClosed(protocol, "2"));
+        stream.on("close", () => options.metrics.requestClosed(protocol, "2"));
         const res = new H2StreamResponse(stream, taken.protocol.name === "grpc");
         serve(taken, headers, stream, res, noHeaders, stream.session?.socket?.remoteAddress ?? "");
       };
@@ -194,6 +194,20 @@ type Route =
   | { unary?: undefined; stream: FastStreamMethod; protocol: StreamProtocol };
 
 const noHeaders: Record<string, string> = {};
+
+const noRequestHeaders: IncomingHttpHeaders = {};
+function noop(): void {}
+
+const methodNames = new WeakMap<FastStreamMethod, string>();
+/** `Service/Method`, made once per method rather than once per stream. */
+function methodNameOf(spec: FastStreamMethod): string {
+  let name = methodNames.get(spec);
+  if (name === undefined) {
+    name = `${spec.method.parent.typeName}/${spec.method.name}`;
+    methodNames.set(spec, name);
+  }
+  return name;
+}
 
 /** The reason of a call whose client left: nothing is written, nothing is counted. */
 const clientGone = new ConnectError("the client went away", Code.Canceled);
@@ -227,8 +241,9 @@ class FastCall implements EventSink {
       budgetBytes: options.budgetBytes,
     });
     this.delivered = countDeliveries(options.metrics);
-    this.methodName = `${spec.method.parent.typeName}/${spec.method.name}`;
-    res.once("close", () => {
+    this.methodName = methodNameOf(spec);
+    // "close" fires once: `on` spares the wrapper `once` makes per stream.
+    res.on("close", () => {
       this.writer.onClose();
       // A response that closes before we ended it: the client left.
       if (!res.writableEnded) this.abort(clientGone);
@@ -251,13 +266,13 @@ class FastCall implements EventSink {
   }
 
   async serve(headers: IncomingHttpHeaders, body: Readable, peerAddress: string): Promise<void> {
-    const { options, spec, protocol } = this;
+    const { options, methodName } = this;
     const signal = this.controller.signal;
-    const leave = options.streams.enter(this.methodName);
+    options.streams.enter(methodName);
     let deadline: ReturnType<typeof setTimeout> | undefined;
-    let clearTokenDeadline = () => {};
+    let clearTokenDeadline = noop;
     try {
-      const timeout = protocol.timeout(headers);
+      const timeout = this.protocol.timeout(headers);
       if (timeout.error) throw timeout.error;
       if (timeout.timeoutMs !== undefined) {
         deadline = setTimeout(timedOut, timeout.timeoutMs, this);
@@ -269,23 +284,27 @@ class FastCall implements EventSink {
       clearTokenDeadline = tokenDeadline.clear;
       const request = await readRequest(
         abortable(body, signal),
-        spec.method,
+        this.spec.method,
         "server-streaming",
-        protocol,
+        this.protocol,
         options.readMaxBytes,
       );
       signal.throwIfAborted();
-      await options.rooms.feed(spec.params(request, tokenDeadline.signal, identity), this);
+      const params = this.spec.params(request, tokenDeadline.signal, identity);
+      // This call stays suspended for the stream's life: let go of the
+      // request's headers (a dictionary of strings) for its duration.
+      headers = noRequestHeaders;
+      await options.rooms.feed(params, this);
     } catch (e) {
       if (signal.reason !== clientGone) {
         const error = options.mapError(e, signal);
-        countFailure(options.metrics, this.methodName, error);
+        countFailure(options.metrics, methodName, error);
         this.writer.end(error);
       }
     } finally {
       clearTokenDeadline();
       clearTimeout(deadline);
-      leave();
+      options.streams.leave(methodName);
     }
   }
 }

@@ -92,7 +92,8 @@ export function guardHttp2Session(
     openStreams++;
     clearTimeout(idleTimer);
     const bodyDeadline = armBodyDeadline(stream, String(headers[":path"] ?? ""), options);
-    stream.once("close", () => {
+    // "close" fires once; `on` spares the two objects `once` adds per stream.
+    stream.on("close", () => {
       openStreams--;
       if (openStreams === 0 && !session.closed) armIdleTimer();
       clearTimeout(bodyDeadline.timer);
@@ -179,6 +180,10 @@ function armBodyDeadline(
     stream.destroy();
   }, options.requestTimeoutMs);
   deadline.timer.unref();
-  stream.once("end", () => clearTimeout(deadline.timer));
+  stream.once("end", () => {
+    clearTimeout(deadline.timer);
+    // Not held for the rest of a long stream's life.
+    deadline.timer = undefined;
+  });
   return deadline;
 }

@@ -12,9 +12,10 @@ export interface OpenStreams {
   interceptor: Interceptor;
   /**
    * Counts a call served without Connect's handlers (the streaming fast
-   * path) until the returned function is called (once).
+   * path) until `leave` is called for it, once (no closure per stream).
    */
-  enter(method: string): () => void;
+  enter(method: string): void;
+  leave(method: string): void;
   /** Open streaming calls of one method, or of all. */
   count(method?: string): number;
   /** Methods with at least one open streaming call (for metrics). */
@@ -46,15 +47,8 @@ export function createOpenStreams(): OpenStreams {
         })(),
       };
     },
-    enter(method) {
-      add(method, 1);
-      let left = false;
-      return () => {
-        if (left) return;
-        left = true;
-        add(method, -1);
-      };
-    },
+    enter: (method) => add(method, 1),
+    leave: (method) => add(method, -1),
     count(method) {
       if (method !== undefined) return open.get(method) ?? 0;
       let n = 0;
