@@ -6,16 +6,27 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
+import { parseArgs } from "node:util";
 import type { TransportKind } from "../test/support/transports.ts";
 import { type FanOutResult, runFanOut } from "./fan-out.ts";
 import { type IdleResult, runIdleStreams } from "./idle-streams.ts";
-import { quickFlag } from "./quick.ts";
 import { fanOutTable, idleTable } from "./report.ts";
 import { type ServerProcess, spawnBenchServer } from "./server-process.ts";
 
-const quick = quickFlag();
+/**
+ * `--quick` shrinks every figure (a smoke test); `--idle-only` skips fan-out;
+ * `--idle-streams N` opens N idle streams per protocol instead of 1,000.
+ */
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    "idle-only": { type: "boolean", default: false },
+    "idle-streams": { type: "string" },
+  },
+});
+const quick = args.quick === true;
 const config = {
-  idleStreams: quick ? 200 : 1000,
+  idleStreams: args["idle-streams"] ? Number(args["idle-streams"]) : quick ? 200 : 1000,
   idleWindowMs: quick ? 2000 : 10_000,
   /** gRPC idle streams all share this many HTTP/2 connections. */
   idleH2Connections: 1,
@@ -112,7 +123,7 @@ async function main(): Promise<void> {
   let error: unknown;
   try {
     await runIdle(idle);
-    await runFanOuts(fanOut);
+    if (!args["idle-only"]) await runFanOuts(fanOut);
   } catch (e) {
     error = e;
   }
