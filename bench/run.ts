@@ -28,7 +28,10 @@ const quick = args.quick === true;
 const config = {
   idleStreams: args["idle-streams"] ? Number(args["idle-streams"]) : quick ? 200 : 1000,
   idleWindowMs: quick ? 2000 : 10_000,
-  /** gRPC idle streams all share this many HTTP/2 connections. */
+  /**
+   * gRPC idle streams share this many HTTP/2 connections: one, or one per
+   * 1,000 streams (the server's per-connection stream limit).
+   */
   idleH2Connections: 1,
   subscribers: quick ? 20 : 100,
   /**
@@ -118,6 +121,7 @@ async function main(): Promise<void> {
     config.idleStreams = Math.max(100, Math.floor((fdLimit - 200) / 100) * 100);
     notes.push(`ulimit -n is ${fdLimit}: idle tests reduced to ${config.idleStreams} streams`);
   }
+  config.idleH2Connections = Math.max(1, Math.ceil(config.idleStreams / 1000));
   const idle: IdleResult[] = [];
   const fanOut: FanOutResult[] = [];
   let error: unknown;
