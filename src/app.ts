@@ -9,12 +9,11 @@ import type { AuthenticatorOptions } from "./auth/authenticator.ts";
 import { type AppSettings, defaults } from "./config.ts";
 import { type ChatRooms, createChatRooms } from "./core/chat-rooms.ts";
 import { createEventBus, type EventBus } from "./core/event-bus.ts";
-import { createMemoryStore } from "./core/memory-store.ts";
 import type { MessageStore, RetentionPolicy } from "./core/message-store.ts";
 import { createPresence, type Presence } from "./core/presence.ts";
-import { chatStreamMethods } from "./fast-stream/chat-streams.ts";
-import { chatUnaryMethods } from "./fast-stream/chat-unary.ts";
-import { type FastStreams, registerFastStreams } from "./fast-stream/register.ts";
+import { chatStreamMethods } from "./fast-path/chat-streams.ts";
+import { chatUnaryMethods } from "./fast-path/chat-unary.ts";
+import { type FastStreams, registerFastStreams } from "./fast-path/register.ts";
 import { ChatService, type Event, file_chat_v1_chat } from "./gen/chat/v1/chat_pb.ts";
 import { ChatServer, file_grpc_chat } from "./gen/grpc/chat_pb.ts";
 import { file_grpc_health_v1_health } from "./gen/grpc/health/v1/health_pb.ts";
@@ -22,10 +21,10 @@ import { file_grpc_reflection_v1_reflection } from "./gen/grpc/reflection/v1/ref
 import { file_grpc_reflection_v1alpha_reflection } from "./gen/grpc/reflection/v1alpha/reflection_pb.ts";
 import { registerDeadlineClamp } from "./http/clamp-deadlines.ts";
 import { registerWriteCoalescing } from "./http/coalesce-writes.ts";
+import { registerCors } from "./http/cors.ts";
+import { registerHttp1BidiGuard } from "./http/http1-bidi-guard.ts";
 import { registerStalledWriteRelease } from "./http/release-stalled-writes.ts";
 import { registerWebClient } from "./http/web-client.ts";
-import { guardSecureServer } from "./node/guard-secure-server.ts";
-import { createOnePortServerFactory } from "./node/one-port-server.ts";
 import { registerConnectionMetrics } from "./ops/connection-metrics.ts";
 import { registerOpsRoutes } from "./ops/http-routes.ts";
 import { type ChatMetrics, createMetrics } from "./ops/metrics.ts";
@@ -33,16 +32,18 @@ import { createReadiness } from "./ops/readiness.ts";
 import { createRpcMetricsInterceptor } from "./ops/rpc-metrics.ts";
 import { withStoreMetrics } from "./ops/store-metrics.ts";
 import type { RateLimitOptions } from "./rate-limit/rate-limits.ts";
+import { guardSecureServer } from "./server/guard-secure-server.ts";
+import { createOnePortServerFactory } from "./server/one-port-server.ts";
 import { createChatService } from "./services/chat-service.ts";
 import { createCallErrorMapper, createErrorMappingInterceptor } from "./services/error-mapping.ts";
 import { createHealthService, type HealthService, ServingStatus } from "./services/health.ts";
-import { registerHttp1BidiGuard } from "./services/http1-bidi-guard.ts";
 import { type ChatLimits, defaultLimits } from "./services/limits.ts";
 import { createOpenStreams, type OpenStreams } from "./services/open-streams.ts";
 import { createReflectionService } from "./services/reflection.ts";
 import { createSeedChatServer } from "./services/seed-chat-server.ts";
 import { mapUnaryDecodeFailures } from "./services/unary-decode-failures.ts";
 import { answerUnencodableErrors } from "./services/unicode-error-messages.ts";
+import { createMemoryStore } from "./stores/memory-store.ts";
 
 /**
  * What `buildApp` takes: the app's part of the configuration (`AppSettings`, declared with
@@ -95,7 +96,7 @@ export interface ChatServerApp {
   health: HealthService;
   /** Streaming calls whose handler is still running, by method. */
   streams: OpenStreams;
-  /** The live streams served without Connect's pipeline (see src/fast-stream/). */
+  /** The live streams served without Connect's pipeline (see src/fast-path/). */
   fastStreams: FastStreams;
   /** Prometheus metrics (served at `/metrics`); a path that delivers outside Connect feeds them too. */
   metrics: ChatMetrics;
@@ -235,7 +236,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<ChatServerAp
     }) ?? (() => {});
 
   // First: CORS preflights must be answered before any other hook replies.
-  await registerWebClient(app, { root: options.webRoot, corsOrigins: options.corsOrigins });
+  await registerCors(app, options.corsOrigins);
+  await registerWebClient(app, { root: options.webRoot });
   registerConnectionMetrics(app, metrics);
   registerOpsRoutes(app, {
     metrics,

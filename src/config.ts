@@ -12,11 +12,11 @@ import {
 import { renderHelp, renderMarkdown } from "./config/render.ts";
 import { defaultHeartbeatMs, defaultMaxQueue } from "./core/chat-rooms.ts";
 import { defaultRetention } from "./core/message-store.ts";
-import { defaultMaxConnectionsPerIp } from "./node/ip-guard.ts";
-import { defaultSniffTimeoutMs } from "./node/one-port-server.ts";
 import { defaultRateLimits } from "./rate-limit/rate-limits.ts";
-import { defaultPrefix } from "./redis/keys.ts";
+import { defaultMaxConnectionsPerIp } from "./server/ip-guard.ts";
+import { defaultSniffTimeoutMs } from "./server/one-port-server.ts";
 import { defaultLimits } from "./services/limits.ts";
+import { defaultPrefix } from "./stores/redis/keys.ts";
 
 /**
  * Every setting of the server, declared once: flag, environment variable, how it is read, its

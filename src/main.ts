@@ -8,11 +8,11 @@ import { buildApp, type ChatServerApp } from "./app.ts";
 import type { AuthenticatorOptions } from "./auth/authenticator.ts";
 import { KeyFileError, readJwksFile, readSecretFile } from "./auth/key-files.ts";
 import { appSettings, parseConfig, type ServerConfig } from "./config.ts";
-import { createMemoryStore } from "./core/memory-store.ts";
-import { openRedisBackend } from "./redis/open-redis.ts";
 import { runtimeInfo } from "./runtime.ts";
-import { DataDirError } from "./sqlite/errors.ts";
-import { openSqliteStore } from "./sqlite/open-store.ts";
+import { createMemoryStore } from "./stores/memory-store.ts";
+import { openRedisBackend } from "./stores/redis/open-redis.ts";
+import { DataDirError } from "./stores/sqlite/errors.ts";
+import { openSqliteStore } from "./stores/sqlite/open-store.ts";
 
 async function main(): Promise<void> {
   let parsed: ReturnType<typeof parseConfig>;

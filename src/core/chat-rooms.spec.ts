@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { create } from "@bufbuild/protobuf";
 import { type Event, EventSchema } from "../gen/chat/v1/chat_pb.ts";
+import { createMemoryStore } from "../stores/memory-store.ts";
 import {
   type ChatRooms,
   createChatRooms,
@@ -10,7 +11,6 @@ import {
 } from "./chat-rooms.ts";
 import { FellBehindError, SeqAheadError } from "./errors.ts";
 import { createEventBus, type EventBus } from "./event-bus.ts";
-import { createMemoryStore } from "./memory-store.ts";
 import type { MessageStore } from "./message-store.ts";
 
 function setup(

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Event } from "../gen/chat/v1/chat_pb.ts";
+import { createMemoryStore } from "../stores/memory-store.ts";
 import { type ChatRooms, createChatRooms } from "./chat-rooms.ts";
 import type { ClusterBus } from "./cluster-bus.ts";
 import { createLocalClusterHub } from "./cluster-bus.ts";
 import { createClusterEventBus } from "./cluster-event-bus.ts";
 import { HistoryLostError } from "./errors.ts";
-import { createMemoryStore } from "./memory-store.ts";
 import type { MessageStore } from "./message-store.ts";
 
 /** Two "instances": chat rooms each with its own bus, on one hub and one store. */

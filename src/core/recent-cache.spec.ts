@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createMemoryStore } from "./memory-store.ts";
+import { createMemoryStore } from "../stores/memory-store.ts";
 import { messageStoreContract } from "./message-store.case.ts";
 import type { MessageStore } from "./message-store.ts";
 import { withRecentCache } from "./recent-cache.ts";

@@ -1,14 +1,11 @@
 /**
  * Serves the browser client (clients/web/dist/, built by `npm run build:web`)
- * at `/` on the RPC port, and, only when origins are configured, CORS for
- * browser clients of other sites. The page itself is same-origin and needs
- * no CORS.
+ * at `/` on the RPC port. The page itself is same-origin and needs no CORS
+ * (pages of other sites: see `registerCors`).
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { cors as connectCors } from "@connectrpc/connect";
-import fastifyCors from "@fastify/cors";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance } from "fastify";
 
@@ -18,11 +15,6 @@ export const defaultWebRoot = fileURLToPath(new URL("../../clients/web/dist/", i
 export interface WebClientOptions {
   /** Directory of the built client; `false` serves no page. Default clients/web/dist/. */
   root?: string | false;
-  /**
-   * Origins (`https://chat.example.com`) whose pages may call the RPCs.
-   * Default none: no CORS headers at all.
-   */
-  corsOrigins?: readonly string[];
 }
 
 /**
@@ -48,19 +40,6 @@ export async function registerWebClient(
   app: FastifyInstance,
   options: WebClientOptions = {},
 ): Promise<void> {
-  const origins = options.corsOrigins ?? [];
-  if (origins.length > 0) {
-    // Connect's lists: gRPC-Web needs grpc-status/grpc-message exposed, Connect
-    // its protocol headers allowed. Plus the bearer token (auth) and the
-    // rate limits' retry hint.
-    await app.register(fastifyCors, {
-      origin: [...origins],
-      methods: [...connectCors.allowedMethods],
-      allowedHeaders: [...connectCors.allowedHeaders, "Authorization"],
-      exposedHeaders: [...connectCors.exposedHeaders, "Retry-After-Ms"],
-      maxAge: 2 * 60 * 60,
-    });
-  }
   const root = options.root ?? defaultWebRoot;
   if (root === false) return;
 

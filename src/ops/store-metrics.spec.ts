@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { createMemoryStore } from "../core/memory-store.ts";
 import { messageStoreContract } from "../core/message-store.case.ts";
+import { createMemoryStore } from "../stores/memory-store.ts";
 import { createMetrics } from "./metrics.ts";
 import { withStoreMetrics } from "./store-metrics.ts";
 

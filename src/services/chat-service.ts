@@ -21,8 +21,8 @@ import {
   type SubscribeRequest,
   SubscribeRequestSchema,
 } from "../gen/chat/v1/chat_pb.ts";
+import { merge } from "../util/merge.ts";
 import type { ChatLimits } from "./limits.ts";
-import { merge } from "./merge.ts";
 import { validateRequest, validateTextSize } from "./validate.ts";
 
 const defaultHistoryPage = 50;

@@ -5,7 +5,7 @@ import {
   SeqAheadError,
   StoreUnavailableError,
 } from "../core/errors.ts";
-import { StorageFullError } from "../sqlite/errors.ts";
+import { StorageFullError } from "../stores/sqlite/errors.ts";
 
 /** Trailer/header telling a cut-off subscriber where to resume. */
 export const resumeAfterSeqKey = "chat-resume-after-seq";

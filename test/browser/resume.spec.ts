@@ -13,7 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { createClient } from "@connectrpc/connect";
 import type { Browser } from "playwright-core";
 import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
-import { openSqliteStore } from "../../src/sqlite/open-store.ts";
+import { openSqliteStore } from "../../src/stores/sqlite/open-store.ts";
 import { startServer, type TestServer } from "../support/server.ts";
 import { createTestTransport } from "../support/transports.ts";
 import {

@@ -21,7 +21,7 @@ import { openRawH2 } from "./support/raw-h2.ts";
 import { assertStillServes } from "./support/still-serves.ts";
 import { subscribe } from "./support/subscribe.ts";
 
-// The streaming fast path (src/fast-stream/) serves Subscribe and the seed's
+// The streaming fast path (src/fast-path/) serves Subscribe and the seed's
 // ChatStream outside Connect's pipeline. These tests pin down what it adds:
 // frames coalesced per turn split correctly on every protocol, requests it
 // does not serve still reach Connect, errors and deadlines are Connect's,

@@ -12,7 +12,7 @@ import { expectError } from "./support/errors.ts";
 import { sampleValue, scrape } from "./support/metrics.ts";
 import { subscribe } from "./support/subscribe.ts";
 
-// The unary fast path (src/fast-stream/unary-call.ts) serves Send, SendNote
+// The unary fast path (src/fast-path/unary-call.ts) serves Send, SendNote
 // and SetTyping over gRPC and gRPC-Web without Connect's handler pipeline,
 // and gRPC calls on h2c are taken from the HTTP/2 server's stream event,
 // before Fastify. These tests pin down which calls it takes, and that what

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { ChatService, type Event } from "../../src/gen/chat/v1/chat_pb.ts";
-import { openSqliteStore } from "../../src/sqlite/open-store.ts";
+import { openSqliteStore } from "../../src/stores/sqlite/open-store.ts";
 import { eventually, startServer } from "../support/server.ts";
 import {
   allTransportKinds,

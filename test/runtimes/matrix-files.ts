@@ -44,6 +44,18 @@ export const e2eFiles = [
 export const e2eNotInMatrix: Record<string, string> = {
   "test/e2e/bad-input.spec.ts": "validation and error mapping: runtime-independent code",
   "test/e2e/cli.spec.ts": "Node 20 only; test/runtimes/startup.spec.ts covers it per runtime",
+  "test/e2e/close-with-open-sessions.spec.ts":
+    "asserts the in-process app.close() timing; shutdown.spec.ts runs per runtime",
+  "test/e2e/data-dir.spec.ts": "file-system errors of the data directory, through Node's fs",
+  "test/e2e/fast-stream.spec.ts":
+    "asserts the in-process fast path's counters; protocols.spec.ts runs the same path per runtime",
+  "test/e2e/fast-unary.spec.ts":
+    "asserts the in-process fast path's counters; protocols.spec.ts runs the same path per runtime",
+  "test/e2e/long-deadlines.spec.ts": "deadline clamping: runtime-independent header rewriting",
+  "test/e2e/released-streams.spec.ts": "asserts in-process subscription and stream counts",
+  "test/e2e/tls-shutdown.spec.ts":
+    "asserts the in-process app.close() timing over TLS; tls.spec.ts runs per runtime",
+  "test/e2e/undecodable-requests.spec.ts": "asserts the in-process server's log lines",
   "test/e2e/fuzz-framing.spec.ts":
     "thousands of raw connections; asserts the in-process heap and connection count",
   "test/e2e/fuzz-rpc.spec.ts":
@@ -83,25 +95,31 @@ export const nativeFiles = [
   "src/core/cluster-bus.spec.ts",
   "src/core/cluster-event-bus.spec.ts",
   "src/core/event-bus.spec.ts",
-  "src/core/memory-store.spec.ts",
+  "src/stores/memory-store.spec.ts",
   "src/core/presence.spec.ts",
+  "src/core/recent-cache.spec.ts",
   "src/core/replay-plan.spec.ts",
+  "src/core/seq-cursor.spec.ts",
   "src/core/typing-throttle.spec.ts",
-  "src/node/ip-guard.spec.ts",
-  "src/node/one-port-server.spec.ts",
-  "src/node/sniff.spec.ts",
+  "src/server/ip-guard.spec.ts",
+  "src/server/one-port-server.spec.ts",
+  "src/server/sniff.spec.ts",
   "src/ops/metrics.spec.ts",
   "src/ops/store-metrics.spec.ts",
   "src/rate-limit/token-bucket.spec.ts",
-  "src/redis/redis-bus.spec.ts",
-  "src/redis/redis-presence.spec.ts",
-  "src/redis/redis-store.spec.ts",
+  "src/stores/redis/redis-bus.spec.ts",
+  "src/stores/redis/redis-presence.spec.ts",
+  "src/stores/redis/redis-store.spec.ts",
   "src/services/health.spec.ts",
   "src/services/reflection.spec.ts",
-  "src/sqlite/sqlite-store.spec.ts",
+  "src/stores/sqlite/sqlite-store.spec.ts",
 ];
 
 export const nativeNotInMatrix: Record<string, string> = {
+  "src/fast-path/stream-writer.spec.ts":
+    "drives the writer with Node's response objects; e2e protocol suites run the writer per runtime",
+  "src/http/coalesce-writes.spec.ts":
+    "drives the hook with Node's response objects; e2e protocol suites run it per runtime",
   "src/http/web-client.spec.ts":
     "builds the browser bundle with esbuild, whose service process Deno cannot start (ChildProcess.unref)",
 };

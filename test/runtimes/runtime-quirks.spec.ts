@@ -1,5 +1,5 @@
 /**
- * Runtime bugs the one-port server works around (src/node/one-port-server.ts),
+ * Runtime bugs the one-port server works around (src/server/one-port-server.ts),
  * each checked against `src/main.ts` running on the runtime under test. Every
  * test here failed on Deno 2.9.6 before its workaround went in.
  */

@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createMemoryStore } from "../../../src/core/memory-store.ts";
 import type { MessageStore } from "../../../src/core/message-store.ts";
-import { openSqliteStore } from "../../../src/sqlite/open-store.ts";
+import { createMemoryStore } from "../../../src/stores/memory-store.ts";
+import { openSqliteStore } from "../../../src/stores/sqlite/open-store.ts";
 import { startServer, type TestServer } from "../../support/server.ts";
 
 /**

@@ -1,7 +1,7 @@
-import type { ClusterBusConnector } from "../core/cluster-bus.ts";
-import { type ClusterEventBus, createClusterEventBus } from "../core/cluster-event-bus.ts";
-import type { MessageStore, RetentionPolicy } from "../core/message-store.ts";
-import type { Presence } from "../core/presence.ts";
+import type { ClusterBusConnector } from "../../core/cluster-bus.ts";
+import { type ClusterEventBus, createClusterEventBus } from "../../core/cluster-event-bus.ts";
+import type { MessageStore, RetentionPolicy } from "../../core/message-store.ts";
+import type { Presence } from "../../core/presence.ts";
 import { connectRedis, describePersistence, type RedisConnection } from "./connect.ts";
 import { createRedisBus } from "./redis-bus.ts";
 import { createRedisPresence } from "./redis-presence.ts";

@@ -1,4 +1,4 @@
-import { StoreUnavailableError } from "../core/errors.ts";
+import { StoreUnavailableError } from "../../core/errors.ts";
 import type { RedisConnection } from "./connect.ts";
 import { epochKey } from "./keys.ts";
 

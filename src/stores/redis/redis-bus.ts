@@ -1,5 +1,5 @@
-import type { ClusterBus, ClusterBusConnector } from "../core/cluster-bus.ts";
-import { StoreUnavailableError } from "../core/errors.ts";
+import type { ClusterBus, ClusterBusConnector } from "../../core/cluster-bus.ts";
+import { StoreUnavailableError } from "../../core/errors.ts";
 import type { RedisConnection } from "./connect.ts";
 import { defaultPrefix, roomChannel } from "./keys.ts";
 

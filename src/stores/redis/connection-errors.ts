@@ -9,7 +9,7 @@ import {
   SocketClosedUnexpectedlyError,
   SocketTimeoutError,
 } from "@redis/client";
-import { StoreUnavailableError } from "../core/errors.ts";
+import { StoreUnavailableError } from "../../core/errors.ts";
 
 /** Causes that mean "Redis cannot be reached now", not "this request is wrong". */
 export function isConnectionError(e: unknown): boolean {

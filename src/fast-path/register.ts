@@ -78,7 +78,7 @@ export interface FastStreams {
  * without Connect-ES's per-message pipeline, which costs several promises,
  * generator hops and listeners per delivered event and was the limit of
  * fan-out (issue 9; the design and its measurements are in
- * docs/fast-stream.md).
+ * docs/fast-path.md).
  *
  * An `onRequest` hook takes a request when it is a POST to one of these
  * methods in a form it serves (gRPC over HTTP/2, gRPC-Web and Connect over

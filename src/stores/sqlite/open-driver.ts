@@ -1,4 +1,4 @@
-import { runtimeName } from "../runtime.ts";
+import { runtimeName } from "../../runtime.ts";
 import type { SqliteDatabase } from "./driver.ts";
 
 /**

@@ -1,7 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs, timestampMs } from "@bufbuild/protobuf/wkt";
+import {
+  defaultRetention,
+  type MessageStore,
+  type RetentionPolicy,
+} from "../core/message-store.ts";
 import { type Message, MessageSchema } from "../gen/chat/v1/chat_pb.ts";
-import { defaultRetention, type MessageStore, type RetentionPolicy } from "./message-store.ts";
 
 export interface MemoryStoreOptions {
   /**

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import type { Presence } from "../core/presence.ts";
-import { EventSchema, type Member, MemberSchema } from "../gen/chat/v1/chat_pb.ts";
+import type { Presence } from "../../core/presence.ts";
+import { EventSchema, type Member, MemberSchema } from "../../gen/chat/v1/chat_pb.ts";
 import { type LuaScript, luaScript, luaVarint, type RedisConnection } from "./connect.ts";
 import { mapError } from "./connection-errors.ts";
 import { defaultPrefix, roomChannel, roomTag } from "./keys.ts";

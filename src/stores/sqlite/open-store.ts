@@ -1,6 +1,6 @@
 import { join } from "node:path";
-import type { MessageStore, RetentionPolicy } from "../core/message-store.ts";
-import { withRecentCache } from "../core/recent-cache.ts";
+import type { MessageStore, RetentionPolicy } from "../../core/message-store.ts";
+import { withRecentCache } from "../../core/recent-cache.ts";
 import { prepareDataDir } from "./data-dir.ts";
 import { lockDataDir, lockFile } from "./data-dir-lock.ts";
 import type { SqliteDatabase } from "./driver.ts";

@@ -1,4 +1,4 @@
+import { messageStoreContract } from "../core/message-store.case.ts";
 import { createMemoryStore } from "./memory-store.ts";
-import { messageStoreContract } from "./message-store.case.ts";
 
 messageStoreContract("memory", async (options) => createMemoryStore(options));

@@ -7,8 +7,8 @@ import {
   type MessageStore,
   type NewMessage,
   type RetentionPolicy,
-} from "../core/message-store.ts";
-import { type Message, MessageSchema } from "../gen/chat/v1/chat_pb.ts";
+} from "../../core/message-store.ts";
+import { type Message, MessageSchema } from "../../gen/chat/v1/chat_pb.ts";
 import type { SqliteDatabase, SqliteRow } from "./driver.ts";
 import { isSqliteError, StorageFullError } from "./errors.ts";
 import { type Durability, migrate } from "./schema.ts";

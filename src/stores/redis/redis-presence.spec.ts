@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { startRedis } from "../../test/support/redis.ts";
-import { createClusterEventBus } from "../core/cluster-event-bus.ts";
-import { presenceContract } from "../core/presence.case.ts";
+import { startRedis } from "../../../test/support/redis.ts";
+import { createClusterEventBus } from "../../core/cluster-event-bus.ts";
+import { presenceContract } from "../../core/presence.case.ts";
 import { connectRedis, type RedisConnection } from "./connect.ts";
 import { createRedisBus } from "./redis-bus.ts";
 import { createRedisPresence } from "./redis-presence.ts";

@@ -1,6 +1,6 @@
 import { after } from "node:test";
-import { startRedis, startRedisCluster } from "../../test/support/redis.ts";
-import { clusterBusContract } from "../core/cluster-bus.case.ts";
+import { startRedis, startRedisCluster } from "../../../test/support/redis.ts";
+import { clusterBusContract } from "../../core/cluster-bus.case.ts";
 import { connectRedis } from "./connect.ts";
 import { createRedisBus } from "./redis-bus.ts";
 

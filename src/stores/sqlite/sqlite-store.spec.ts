@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { tempDirs } from "../../test/support/temp-dir.ts";
-import { messageStoreContract } from "../core/message-store.case.ts";
+import { tempDirs } from "../../../test/support/temp-dir.ts";
+import { messageStoreContract } from "../../core/message-store.case.ts";
 import type { SqliteDatabase } from "./driver.ts";
 import { DataDirError, StorageFullError } from "./errors.ts";
 import { openSqlite } from "./open-driver.ts";
