@@ -29,7 +29,7 @@ import {
   type SetTypingRequest,
   type SubscribeRequest,
 } from "../../src/gen/chat/v1/chat_pb.ts";
-import { openSqliteStore } from "../../src/sqlite/open-store.ts";
+import { openSqliteStore } from "../../src/stores/sqlite/open-store.ts";
 import { createRoomSession, type RoomSession, type SessionState } from "./room-session.ts";
 
 type EventInit = MessageInitShape<typeof EventSchema>;
