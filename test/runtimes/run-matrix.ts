@@ -17,6 +17,7 @@ import {
   nodeLtsBinary,
   nodeLtsPackage,
   repoRoot,
+  runtimeBinary,
   runtimeVersion,
   type TestRuntime,
   testRuntimes,
@@ -49,7 +50,6 @@ if (!packageJson.scripts["start:node-lts"]?.includes(nodeLtsPackage)) {
 const outDir = join(repoRoot, "test-results", "runtimes");
 mkdirSync(outDir, { recursive: true });
 
-const bin = (name: string) => join(repoRoot, "node_modules", ".bin", name);
 const nodeReporters = (xml: string) => [
   "--test-concurrency=1",
   "--test-reporter=spec",
@@ -72,11 +72,14 @@ function nativeCommand(runtime: TestRuntime, xml: string): [string, string[]] {
       // have no such limit); starting a Redis Cluster inside the first test
       // that needs it takes longer than that on a loaded 2-core machine.
       return [
-        bin("bun"),
+        runtimeBinary("bun"),
         ["test", "--timeout=60000", "--reporter=junit", `--reporter-outfile=${xml}`, ...files],
       ];
     case "deno":
-      return [bin("deno"), ["task", "--quiet", "test:native", `--junit-path=${xml}`, ...files]];
+      return [
+        runtimeBinary("deno"),
+        ["task", "--quiet", "test:native", `--junit-path=${xml}`, ...files],
+      ];
   }
 }
 

@@ -3,8 +3,10 @@ import { fileURLToPath } from "node:url";
 
 /**
  * The runtimes the server is tested on. "node" is the Node that runs the
- * tests (Node 20 in CI), "node-lts" the current LTS from the npm registry's
- * `node` package, "bun" and "deno" the npm packages in devDependencies.
+ * tests (Node 20 in CI); "node-lts", "bun" and "deno" are the npm
+ * registry's `node`, `bun` and `deno` packages at pinned versions, fetched
+ * into npm's cache when first needed (not by `npm install`: only the tests
+ * and the `start:*` scripts of other runtimes use them).
  */
 export const testRuntimes = ["node", "node-lts", "bun", "deno"] as const;
 export type TestRuntime = (typeof testRuntimes)[number];
@@ -12,9 +14,33 @@ export type TestRuntime = (typeof testRuntimes)[number];
 /** The Node LTS line tested, pinned so that CI is reproducible (26 is LTS since 2026-10-28). */
 export const nodeLtsPackage = "node@26.10.0";
 
+/** The Bun and Deno tested; package.json's `start:bun` and `start:deno` name the same. */
+export const runtimePackages = { bun: "bun@1.4.5", deno: "deno@2.9.6" } as const;
+
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
-const bin = (name: string) =>
-  fileURLToPath(new URL(`../../node_modules/.bin/${name}`, import.meta.url));
+
+/**
+ * The pinned Bun or Deno executable: `CHAT_BUN_BIN` / `CHAT_DENO_BIN` when
+ * set, else the npm package's, through `npm exec` (a download into npm's
+ * cache the first time, about 5 s, reused afterwards).
+ */
+export function runtimeBinary(name: "bun" | "deno"): string {
+  const variable = name === "bun" ? "CHAT_BUN_BIN" : "CHAT_DENO_BIN";
+  const fromEnv = process.env[variable];
+  if (fromEnv) return fromEnv;
+  const resolved = fetchedBinary(runtimePackages[name], `command -v ${name}`);
+  process.env[variable] = resolved;
+  return resolved;
+}
+
+/** Runs `shell` with `pkg` installed by `npm exec`; its output, trimmed. */
+function fetchedBinary(pkg: string, shell: string): string {
+  return execFileSync("npm", ["exec", "--yes", `--package=${pkg}`, "--", "sh", "-c", shell], {
+    cwd: repoRoot,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  }).trim();
+}
 
 /**
  * The runtime chosen by `CHAT_TEST_RUNTIME`; undefined when unset, which
@@ -37,11 +63,7 @@ export function chosenRuntime(): TestRuntime | undefined {
 export function nodeLtsBinary(): string {
   const fromEnv = process.env.CHAT_NODE_LTS_BIN;
   if (fromEnv) return fromEnv;
-  const resolved = execFileSync(
-    "npm",
-    ["exec", "--yes", `--package=${nodeLtsPackage}`, "--", "node", "-p", "process.execPath"],
-    { cwd: repoRoot, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
-  ).trim();
+  const resolved = fetchedBinary(nodeLtsPackage, 'node -p "process.execPath"');
   process.env.CHAT_NODE_LTS_BIN = resolved;
   return resolved;
 }
@@ -76,16 +98,20 @@ export function serverCommand(
     case "node-lts":
       return { command: nodeLtsBinary(), args: [...nodeArgs, "src/main.ts", ...args] };
     case "bun":
-      return { command: bin("bun"), args: ["src/main.ts", ...args] };
+      return { command: runtimeBinary("bun"), args: ["src/main.ts", ...args] };
     case "deno":
-      return { command: bin("deno"), args: ["task", "--quiet", "start", ...args] };
+      return { command: runtimeBinary("deno"), args: ["task", "--quiet", "start", ...args] };
   }
 }
 
 /** `name version` of a runtime, as its own --version says (for reports). */
 export function runtimeVersion(runtime: TestRuntime): string {
   const command =
-    runtime === "node" ? process.execPath : runtime === "node-lts" ? nodeLtsBinary() : bin(runtime);
+    runtime === "node"
+      ? process.execPath
+      : runtime === "node-lts"
+        ? nodeLtsBinary()
+        : runtimeBinary(runtime);
   const out = execFileSync(command, ["--version"], { encoding: "utf8" });
   const version = /\d+\.\d+\.\d+/.exec(out)?.[0] ?? out.trim();
   return `${runtime === "node-lts" ? "node" : runtime} ${version}`;

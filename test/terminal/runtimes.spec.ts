@@ -1,6 +1,7 @@
 /**
- * The terminal client's script mode under Bun and Deno (the npm packages in
- * devDependencies), against the real server: the same source runs there.
+ * The terminal client's script mode under Bun and Deno (the pinned npm
+ * packages, fetched with `npm exec`), against the real server: the same
+ * source runs there.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";

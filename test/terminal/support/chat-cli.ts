@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { runtimeBinary } from "../../support/runtimes.ts";
 
 /** The repository root: every runtime runs the client from there. */
 export const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -16,10 +16,10 @@ export function chatCommand(runtime: Runtime, args: readonly string[]): string[]
     case "node":
       return [process.execPath, "--import", "tsx", entry, ...args];
     case "bun":
-      return [join(root, "node_modules/.bin/bun"), entry, ...args];
+      return [runtimeBinary("bun"), entry, ...args];
     case "deno":
       return [
-        join(root, "node_modules/.bin/deno"),
+        runtimeBinary("deno"),
         "run",
         "--allow-net",
         "--allow-env",
