@@ -17,6 +17,7 @@ import { defaultMaxConnectionsPerIp } from "./server/ip-guard.ts";
 import { defaultSniffTimeoutMs } from "./server/one-port-server.ts";
 import { defaultLimits } from "./services/limits.ts";
 import { defaultPrefix } from "./stores/redis/keys.ts";
+import { defaultDurability } from "./stores/sqlite/schema.ts";
 
 /**
  * Every setting of the server, declared once: flag, environment variable, how it is read, its
@@ -110,7 +111,7 @@ const options = {
     option(choice(["full", "normal"]), {
       flag: "durability",
       env: "CHAT_DURABILITY",
-      default: "full",
+      default: defaultDurability,
       help: "full: fsync before every acknowledgement (survives power loss); normal: survives a process crash",
     }),
   ),

@@ -12,6 +12,9 @@ export const schemaVersion = 2;
 
 export type Durability = "full" | "normal";
 
+/** fsync before every acknowledgement: what survives a power loss is what was acknowledged. */
+export const defaultDurability: Durability = "full";
+
 /**
  * Creates or checks the schema and returns the database's history epoch.
  *

@@ -11,13 +11,13 @@ import {
 import { type Message, MessageSchema } from "../../gen/chat/v1/chat_pb.ts";
 import type { SqliteDatabase, SqliteRow } from "./driver.ts";
 import { isSqliteError, StorageFullError } from "./errors.ts";
-import { type Durability, migrate } from "./schema.ts";
+import { type Durability, defaultDurability, migrate } from "./schema.ts";
 
 export interface SqliteStoreOptions {
   /** An open database; the store owns it from now on and closes it. */
   db: SqliteDatabase;
   retention?: Partial<RetentionPolicy>;
-  /** See `migrate`. Default "full". */
+  /** See `migrate`. Default `defaultDurability`. */
   durability?: Durability;
   /** Clock, for tests. Default `Date.now`. */
   now?: () => number;
@@ -73,7 +73,7 @@ export function createSqliteStore(options: SqliteStoreOptions): MessageStore {
   const { db } = options;
   const { maxMessagesPerRoom, maxAgeMs } = { ...defaultRetention, ...options.retention };
   const now = options.now ?? Date.now;
-  const epoch = migrate(db, options.durability ?? "full");
+  const epoch = migrate(db, options.durability ?? defaultDurability);
 
   const sql = {
     begin: db.prepare("BEGIN IMMEDIATE"),
