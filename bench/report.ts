@@ -22,6 +22,22 @@ export function table(
   return [line(header), rule, ...rows.map(line)].join("\n");
 }
 
+/** A column of {@link columnTable}: its header, and how it prints a row's cell. */
+export type Column<T> = readonly [header: string, cell: (row: T) => string];
+
+/** {@link table} by columns, so that each header stands beside the cell it heads. */
+export function columnTable<T>(
+  rows: readonly T[],
+  columns: readonly Column<T>[],
+  textColumns = 0,
+): string {
+  return table(
+    columns.map(([header]) => header),
+    rows.map((row) => columns.map(([, cell]) => cell(row))),
+    textColumns,
+  );
+}
+
 export function idleTable(results: readonly IdleResult[]): string {
   return table(
     [

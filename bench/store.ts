@@ -12,7 +12,7 @@ import { createClient } from "@connectrpc/connect";
 import { ChatService } from "../src/gen/chat/v1/chat_pb.ts";
 import { createTestTransport } from "../test/support/transports.ts";
 import { quickFlag } from "./quick.ts";
-import { table } from "./report.ts";
+import { columnTable } from "./report.ts";
 import { type ServerProcess, spawnBenchServer } from "./server-process.ts";
 import { summarize } from "./stats.ts";
 
@@ -192,33 +192,27 @@ async function main(): Promise<void> {
     `\n${machine.cpuModel} ×${machine.cpuCount}, Node ${machine.node}, ${machine.date}\n`,
   );
   console.log(
-    table(
-      ["store", "in flight", "sends/s", "× memory", "p50 ms", "p99 ms", "server CPU µs/send"],
-      sends.map((r) => [
-        r.store,
-        String(r.inFlight),
-        r.sendsPerSecond.toFixed(0),
-        (r.sendsPerSecond / memory(r.inFlight)).toFixed(2),
-        r.p50Ms.toFixed(2),
-        r.p99Ms.toFixed(2),
-        r.cpuUsPerSend.toFixed(0),
-      ]),
-    ),
+    columnTable(sends, [
+      ["store", (r) => r.store],
+      ["in flight", (r) => String(r.inFlight)],
+      ["sends/s", (r) => r.sendsPerSecond.toFixed(0)],
+      ["× memory", (r) => (r.sendsPerSecond / memory(r.inFlight)).toFixed(2)],
+      ["p50 ms", (r) => r.p50Ms.toFixed(2)],
+      ["p99 ms", (r) => r.p99Ms.toFixed(2)],
+      ["server CPU µs/send", (r) => r.cpuUsPerSend.toFixed(0)],
+    ]),
   );
   console.log("");
   console.log(
-    table(
-      ["store", "messages", "rooms", "sends/s", "heap after GC MiB", "RSS MiB", "database MiB"],
-      fills.map((r) => [
-        r.store,
-        String(r.messages),
-        String(r.rooms),
-        r.sendsPerSecond.toFixed(0),
-        r.heapUsedMiB.toFixed(1),
-        r.rssMiB.toFixed(1),
-        r.databaseMiB === undefined ? "-" : r.databaseMiB.toFixed(1),
-      ]),
-    ),
+    columnTable(fills, [
+      ["store", (r) => r.store],
+      ["messages", (r) => String(r.messages)],
+      ["rooms", (r) => String(r.rooms)],
+      ["sends/s", (r) => r.sendsPerSecond.toFixed(0)],
+      ["heap after GC MiB", (r) => r.heapUsedMiB.toFixed(1)],
+      ["RSS MiB", (r) => r.rssMiB.toFixed(1)],
+      ["database MiB", (r) => (r.databaseMiB === undefined ? "-" : r.databaseMiB.toFixed(1))],
+    ]),
   );
   console.log(`\nwritten: ${url.pathname} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
 }

@@ -66,11 +66,14 @@ export function presenceContract(
       if (made.teardown) teardowns.push(made.teardown);
       return made;
     }
+    /** A presence of its own, and the announcements its instance hears in `room`. */
+    async function startHearing(room: string) {
+      const one = await (await start()).instance();
+      return { presence: one.presence, heard: await hear(one, room) };
+    }
 
     it("lists members by name, each once however many subscriptions it has, and since its first", async () => {
-      const one = await (await start()).instance();
-      const { presence } = one;
-      const heard = await hear(one, "r1");
+      const { presence, heard } = await startHearing("r1");
       presence.join("r1", "zoe");
       presence.join("r1", "ann");
       presence.join("r1", "ann");
@@ -85,9 +88,7 @@ export function presenceContract(
     });
 
     it("announces a leave after the name's last subscription only", async () => {
-      const one = await (await start()).instance();
-      const { presence } = one;
-      const heard = await hear(one, "r2");
+      const { presence, heard } = await startHearing("r2");
       presence.join("r2", "ann");
       presence.join("r2", "ann");
       presence.leave("r2", "ann");

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type Event, EventSchema, type Member, MemberSchema } from "../gen/chat/v1/chat_pb.ts";
 import type { EventBus } from "./event-bus.ts";
+import { createSubscriptionCounts } from "./subscription-counts.ts";
 
 /**
  * Who is in which room: named subscriptions, counted per name, so that a
@@ -28,11 +29,6 @@ export interface Presence {
   close(): Promise<void>;
 }
 
-interface Entry {
-  member: Member;
-  subscriptions: number;
-}
-
 export interface LocalPresenceOptions {
   bus: EventBus<Event>;
   now?: () => number;
@@ -43,37 +39,24 @@ export interface LocalPresenceOptions {
  * the open subscriptions (empty rooms are forgotten).
  */
 export function createPresence({ bus, now = Date.now }: LocalPresenceOptions): Presence {
-  const rooms = new Map<string, Map<string, Entry>>();
+  const rooms = createSubscriptionCounts<Member>();
 
   return {
     join(room, name) {
-      let names = rooms.get(room);
-      if (names === undefined) {
-        names = new Map();
-        rooms.set(room, names);
-      }
-      const entry = names.get(name);
-      if (entry !== undefined) {
-        entry.subscriptions++;
-        return;
-      }
-      const member = create(MemberSchema, { name, since: timestampFromMs(now()) });
-      names.set(name, { member, subscriptions: 1 });
+      const member = rooms.add(room, name, () =>
+        create(MemberSchema, { name, since: timestampFromMs(now()) }),
+      );
+      if (member === undefined) return;
       bus.publish(room, create(EventSchema, { kind: { case: "memberJoined", value: { member } } }));
     },
 
     leave(room, name) {
-      const names = rooms.get(room);
-      const entry = names?.get(name);
-      if (names === undefined || entry === undefined) return;
-      if (--entry.subscriptions > 0) return;
-      names.delete(name);
-      if (names.size === 0) rooms.delete(room);
+      if (rooms.remove(room, name) === undefined) return;
       bus.publish(room, create(EventSchema, { kind: { case: "memberLeft", value: { name } } }));
     },
 
     members(room) {
-      return Promise.resolve(sortedMembers(rooms.get(room)?.values() ?? []));
+      return Promise.resolve(sortedMembers(rooms.values(room)));
     },
 
     async close() {
@@ -83,8 +66,6 @@ export function createPresence({ bus, now = Date.now }: LocalPresenceOptions): P
 }
 
 /** Members ordered by name (the order `members` promises). */
-export function sortedMembers(entries: Iterable<{ member: Member }>): Member[] {
-  return [...entries]
-    .map((e) => e.member)
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+export function sortedMembers(members: Iterable<Member>): Member[] {
+  return [...members].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -128,30 +128,22 @@ for (const version of ["v1", "v1alpha"] as const) {
     });
 
     it("finds the file of every kind of symbol", async () => {
-      const symbols = [
-        "chat.v1.ChatService.Send",
-        "chat.v1.SendRequest.room",
-        "chat.v1.Event.kind",
-        "grpc.health.v1.HealthCheckResponse.ServingStatus",
-        "grpc.health.v1.HealthCheckResponse.SERVING",
-        "grpc.health.v1.HealthListResponse.StatusesEntry",
-        "test.tag",
+      const fileOf: [symbol: string, file: string][] = [
+        ["chat.v1.ChatService.Send", "chat/v1/chat.proto"],
+        ["chat.v1.SendRequest.room", "chat/v1/chat.proto"],
+        ["chat.v1.Event.kind", "chat/v1/chat.proto"],
+        ["grpc.health.v1.HealthCheckResponse.ServingStatus", "grpc/health/v1/health.proto"],
+        ["grpc.health.v1.HealthCheckResponse.SERVING", "grpc/health/v1/health.proto"],
+        ["grpc.health.v1.HealthListResponse.StatusesEntry", "grpc/health/v1/health.proto"],
+        ["test.tag", "test/ext.proto"],
       ];
       const answers = await reflect(
         version,
-        symbols.map((value) => ({ case: "fileContainingSymbol", value })),
+        fileOf.map(([value]) => ({ case: "fileContainingSymbol", value })),
       );
       assert.deepEqual(
         answers.map((res) => fileNames(res)[0]),
-        [
-          "chat/v1/chat.proto",
-          "chat/v1/chat.proto",
-          "chat/v1/chat.proto",
-          "grpc/health/v1/health.proto",
-          "grpc/health/v1/health.proto",
-          "grpc/health/v1/health.proto",
-          "test/ext.proto",
-        ],
+        fileOf.map(([, file]) => file),
       );
     });
 

@@ -1,9 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
   createAsyncIterable,
-  encodeEnvelope,
   type UniversalHandler,
-  type UniversalServerRequest,
   type UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
 import {
@@ -12,8 +10,9 @@ import {
   errorToJsonBytes,
 } from "@connectrpc/connect/protocol-connect";
 import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import { trailerFlag, trailerParse } from "@connectrpc/connect/protocol-grpc-web";
 import { asInvalidArgument, isUndecodableRequest } from "./error-mapping.ts";
+import { grpcWebTrailerFrame, wrapHandlers } from "./response-rewriting.ts";
 
 /**
  * Makes unary calls whose request cannot be decoded end with
@@ -31,11 +30,9 @@ import { asInvalidArgument, isUndecodableRequest } from "./error-mapping.ts";
  * Replaces the unary handlers of `handlers` (a router's) in place.
  */
 export function mapUnaryDecodeFailures(handlers: UniversalHandler[]): void {
-  handlers.forEach((handler, i) => {
-    if (handler.method.methodKind !== "unary") return;
-    const wrapped = async (req: UniversalServerRequest) => rewrite(await handler(req));
-    handlers[i] = Object.assign(wrapped, handler);
-  });
+  wrapHandlers(handlers, (handler) =>
+    handler.method.methodKind === "unary" ? async (req) => rewrite(await handler(req)) : handler,
+  );
 }
 
 async function rewrite(res: UniversalServerResponse): Promise<UniversalServerResponse> {
@@ -67,7 +64,7 @@ async function rewriteGrpcWeb(res: UniversalServerResponse): Promise<UniversalSe
     const error = findTrailerError(trailer);
     if (error && isUndecodableRequest(error)) {
       setTrailerStatus(trailer, asInvalidArgument(error));
-      frame = encodeEnvelope(trailerFlag, trailerSerialize(trailer));
+      frame = grpcWebTrailerFrame(trailer);
     }
   }
   return { ...res, body: prepend(frame, it) };

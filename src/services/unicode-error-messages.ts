@@ -1,13 +1,11 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
   createAsyncIterable,
-  encodeEnvelope,
   type UniversalHandler,
-  type UniversalServerRequest,
   type UniversalServerResponse,
 } from "@connectrpc/connect/protocol";
 import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { trailerFlag, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import { grpcWebTrailerFrame, wrapHandlers } from "./response-rewriting.ts";
 
 /** What the client gets instead; the only way in for such text is its own request. */
 const replacement = new ConnectError(
@@ -28,21 +26,18 @@ const replacement = new ConnectError(
  * of `handlers` (a router's) in place; to remove once Connect-ES encodes such text.
  */
 export function answerUnencodableErrors(handlers: UniversalHandler[]): void {
-  handlers.forEach((handler, i) => {
-    const wrapped = async (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
-      let res: UniversalServerResponse;
-      try {
-        res = await handler(req);
-      } catch (e) {
-        // The error came with the first response bytes (a request that did not decode).
-        if (!(e instanceof URIError)) throw e;
-        return errorResponse(req.header.get("content-type") ?? "");
-      }
-      const type = res.header?.get("content-type") ?? "";
-      if (res.body === undefined || !type.startsWith("application/grpc")) return res;
-      return { ...res, body: recover(res.body, type, res.trailer) };
-    };
-    handlers[i] = Object.assign(wrapped, handler);
+  wrapHandlers(handlers, (handler) => async (req) => {
+    let res: UniversalServerResponse;
+    try {
+      res = await handler(req);
+    } catch (e) {
+      // The error came with the first response bytes (a request that did not decode).
+      if (!(e instanceof URIError)) throw e;
+      return errorResponse(req.header.get("content-type") ?? "");
+    }
+    const type = res.header?.get("content-type") ?? "";
+    if (res.body === undefined || !type.startsWith("application/grpc")) return res;
+    return { ...res, body: recover(res.body, type, res.trailer) };
   });
 }
 
@@ -55,7 +50,7 @@ function errorResponse(contentType: string): UniversalServerResponse {
     return {
       status: 200,
       header,
-      body: createAsyncIterable([encodeEnvelope(trailerFlag, trailerSerialize(trailer))]),
+      body: createAsyncIterable([grpcWebTrailerFrame(trailer)]),
     };
   }
   return { status: 200, header, body: createAsyncIterable([]), trailer };
@@ -74,7 +69,7 @@ async function* recover(
     if (contentType.startsWith("application/grpc-web")) {
       const headers = new Headers();
       setTrailerStatus(headers, replacement);
-      yield encodeEnvelope(trailerFlag, trailerSerialize(headers));
+      yield grpcWebTrailerFrame(headers);
     } else if (trailer !== undefined) {
       setTrailerStatus(trailer, replacement);
     }

@@ -38,20 +38,40 @@ interface CallResult {
   error?: string;
 }
 
-/** A Connect unary Send, as connect-web would make it, from the page's origin. */
+/**
+ * A POST from the page's origin: what the page may read of the answer, or
+ * the error `fetch` threw (as it does when CORS refuses). A byte body is
+ * passed as numbers, which the page turns back into bytes.
+ */
+function postFromPage(
+  page: Page,
+  url: string,
+  headers: Record<string, string>,
+  body: string | number[],
+): Promise<CallResult> {
+  return page.evaluate(
+    async ({ url, headers, body }) => {
+      try {
+        const bytes = typeof body === "string" ? body : new Uint8Array(body);
+        const res = await fetch(url, { method: "POST", headers, body: bytes });
+        const grpcStatus = res.headers.get("grpc-status");
+        return { ok: true, status: res.status, body: await res.text(), grpcStatus };
+      } catch (e) {
+        return { ok: false, error: String(e) };
+      }
+    },
+    { url, headers, body },
+  );
+}
+
+/** A Connect unary Send, as connect-web would make it. */
 function connectSend(page: Page, baseUrl: string): Promise<CallResult> {
-  return page.evaluate(async (url) => {
-    try {
-      const res = await fetch(`${url}/chat.v1.ChatService/Send`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "connect-protocol-version": "1" },
-        body: JSON.stringify({ room: "cors", sender: "site", text: "hello from another site" }),
-      });
-      return { ok: true, status: res.status, body: await res.text() };
-    } catch (e) {
-      return { ok: false, error: String(e) };
-    }
-  }, baseUrl);
+  return postFromPage(
+    page,
+    `${baseUrl}/chat.v1.ChatService/Send`,
+    { "content-type": "application/json", "connect-protocol-version": "1" },
+    JSON.stringify({ room: "cors", sender: "site", text: "hello from another site" }),
+  );
 }
 
 /**
@@ -59,18 +79,12 @@ function connectSend(page: Page, baseUrl: string): Promise<CallResult> {
  * status is only in the headers, which the page can read only if exposed.
  */
 function grpcWebStatus(page: Page, baseUrl: string): Promise<CallResult> {
-  return page.evaluate(async (url) => {
-    try {
-      const res = await fetch(`${url}/chat.v1.ChatService/Chat`, {
-        method: "POST",
-        headers: { "content-type": "application/grpc-web+proto", "x-grpc-web": "1" },
-        body: new Uint8Array(5),
-      });
-      return { ok: true, status: res.status, grpcStatus: res.headers.get("grpc-status") };
-    } catch (e) {
-      return { ok: false, error: String(e) };
-    }
-  }, baseUrl);
+  return postFromPage(
+    page,
+    `${baseUrl}/chat.v1.ChatService/Chat`,
+    { "content-type": "application/grpc-web+proto", "x-grpc-web": "1" },
+    [0, 0, 0, 0, 0],
+  );
 }
 
 async function pageAt(origin: string): Promise<Page> {

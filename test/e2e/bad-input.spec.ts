@@ -14,6 +14,15 @@ import { assertStillServes } from "./support/still-serves.ts";
 
 const timeout = () => ({ signal: AbortSignal.timeout(3000) });
 
+/** A POST to a ChatService method with a body of our own, as no Connect client would send it. */
+const post = (url: string, method: "Send" | "Chat", contentType: string, body: BodyInit) =>
+  fetch(`${url}/chat.v1.ChatService/${method}`, {
+    method: "POST",
+    headers: { "content-type": contentType },
+    body,
+    ...timeout(),
+  });
+
 async function* chatRequests(...requests: MessageInitShape<typeof ChatRequestSchema>[]) {
   yield* requests;
 }
@@ -34,12 +43,9 @@ describe("bidi Chat over HTTP/1.1", () => {
 
   it("answers a raw Connect streaming POST with an unimplemented end-stream error", () =>
     withServer(async (server) => {
-      const res = await fetch(`${server.url}/chat.v1.ChatService/Chat`, {
-        method: "POST",
-        headers: { "content-type": "application/connect+json" },
-        body: new Uint8Array(envelope(Buffer.from(JSON.stringify({ subscribe: { room: "r" } })))),
-        ...timeout(),
-      });
+      const subscribe = envelope(Buffer.from(JSON.stringify({ subscribe: { room: "r" } })));
+      const frame = new Uint8Array(subscribe);
+      const res = await post(server.url, "Chat", "application/connect+json", frame);
       // Connect streams report errors in the end-stream message (flag 2), HTTP 200.
       assert.equal(res.status, 200);
       const body = Buffer.from(await res.arrayBuffer());
@@ -51,12 +57,7 @@ describe("bidi Chat over HTTP/1.1", () => {
 
   it("answers gRPC over HTTP/1.1 with 505 HTTP Version Not Supported", () =>
     withServer(async (server) => {
-      const res = await fetch(`${server.url}/chat.v1.ChatService/Chat`, {
-        method: "POST",
-        headers: { "content-type": "application/grpc" },
-        body: new Uint8Array(5),
-        ...timeout(),
-      });
+      const res = await post(server.url, "Chat", "application/grpc", new Uint8Array(5));
       assert.equal(res.status, 505);
       await res.arrayBuffer();
       await assertStillServes(server);
@@ -64,17 +65,9 @@ describe("bidi Chat over HTTP/1.1", () => {
 });
 
 describe("Connect unary over HTTP/1.1 with a bad body", () => {
-  const post = (url: string, contentType: string, body: BodyInit) =>
-    fetch(`${url}/chat.v1.ChatService/Send`, {
-      method: "POST",
-      headers: { "content-type": contentType },
-      body,
-      ...timeout(),
-    });
-
   it("invalid JSON: HTTP 400, invalid_argument", () =>
     withServer(async (server) => {
-      const res = await post(server.url, "application/json", '{"room": "r", oops');
+      const res = await post(server.url, "Send", "application/json", '{"room": "r", oops');
       assert.equal(res.status, 400);
       assert.equal(((await res.json()) as { code: string }).code, "invalid_argument");
       await assertStillServes(server);
@@ -83,7 +76,8 @@ describe("Connect unary over HTTP/1.1 with a bad body", () => {
   it("invalid binary protobuf: HTTP 400, invalid_argument (Connect-ES alone answers 500, internal)", () =>
     withServer(async (server) => {
       // A field header promising 0x7f bytes that never come.
-      const res = await post(server.url, "application/proto", new Uint8Array([0x0a, 0x7f, 0x61]));
+      const truncated = new Uint8Array([0x0a, 0x7f, 0x61]);
+      const res = await post(server.url, "Send", "application/proto", truncated);
       assert.equal(res.status, 400);
       assert.equal(((await res.json()) as { code: string }).code, "invalid_argument");
       await assertStillServes(server);
@@ -91,7 +85,7 @@ describe("Connect unary over HTTP/1.1 with a bad body", () => {
 
   it("a content type no protocol uses: HTTP 415 Unsupported Media Type", () =>
     withServer(async (server) => {
-      const res = await post(server.url, "text/plain", "hello");
+      const res = await post(server.url, "Send", "text/plain", "hello");
       assert.equal(res.status, 415);
       await res.arrayBuffer();
       await assertStillServes(server);
@@ -101,7 +95,7 @@ describe("Connect unary over HTTP/1.1 with a bad body", () => {
     withServer(
       async (server) => {
         const send = (text: string, room = "r") =>
-          post(server.url, "application/json", JSON.stringify({ room, sender: "s", text }));
+          post(server.url, "Send", "application/json", JSON.stringify({ room, sender: "s", text }));
         const oversized = await send("x".repeat(2000));
         assert.deepEqual(
           [oversized.status, ((await oversized.json()) as { code: string }).code],

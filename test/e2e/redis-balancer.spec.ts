@@ -16,16 +16,7 @@ import { type Client, Code, ConnectError, createClient } from "@connectrpc/conne
 import type { Browser, Page } from "playwright-core";
 import { createRoomSession } from "../../clients/shared/room-session.ts";
 import { ChatService, type Message } from "../../src/gen/chat/v1/chat_pb.ts";
-import {
-  artifactsDir,
-  ensureWebClientBuilt,
-  joinByUrl,
-  launchBrowser,
-  messageTexts,
-  newPage,
-  say,
-  waitForMessage,
-} from "../browser/support/browser.ts";
+import * as web from "../browser/support/browser.ts";
 import { runtimeUnderTest } from "../runtimes/runtime-under-test.ts";
 import { type Nginx, startNginx } from "../support/nginx.ts";
 import { type RedisProcess, startRedis } from "../support/redis.ts";
@@ -163,11 +154,11 @@ describe(`three instances on one Redis behind nginx (${runtimeUnderTest})`, () =
   const transports: TestTransport[] = [];
 
   before(async () => {
-    await ensureWebClientBuilt();
+    await web.ensureWebClientBuilt();
     redis = await startRedis();
     [servers, browser] = await Promise.all([
       Promise.all([0, 1, 2].map(() => spawnRedisInstance(redis.url, instanceArgs))),
-      launchBrowser(),
+      web.launchBrowser(),
     ]);
     // Bun's HPACK encoder ignores nginx's table size 0: see NginxOptions.grpcKeepalive.
     const grpcKeepalive = runtimeUnderTest !== "bun";
@@ -176,8 +167,8 @@ describe(`three instances on one Redis behind nginx (${runtimeUnderTest})`, () =
   after(async () => {
     // Which instance served each call, and nginx's view of every failure.
     if (nginx !== undefined) {
-      await mkdir(artifactsDir, { recursive: true });
-      await writeFile(join(artifactsDir, "redis-balancer-nginx.log"), nginx.log());
+      await mkdir(web.artifactsDir, { recursive: true });
+      await writeFile(join(web.artifactsDir, "redis-balancer-nginx.log"), nginx.log());
     }
     for (const t of transports) t.close();
     await browser?.close();
@@ -282,19 +273,19 @@ describe(`three instances on one Redis behind nginx (${runtimeUnderTest})`, () =
     const room = "browser";
     const grpcWatcher = watchRoom({ baseUrl: nginx.grpcUrl, kind: "grpc", room });
     const grpc = chat("grpc");
-    const pia = await newPage(browser);
-    const gil = await newPage(browser);
+    const pia = await web.newPage(browser);
+    const gil = await web.newPage(browser);
     try {
-      await joinByUrl(pia, nginx.httpUrl, { name: "pia", room });
-      await joinByUrl(gil, nginx.httpUrl, { name: "gil", room, protocol: "grpc-web" });
+      await web.joinByUrl(pia, nginx.httpUrl, { name: "pia", room });
+      await web.joinByUrl(gil, nginx.httpUrl, { name: "gil", room, protocol: "grpc-web" });
       await eventually(() => grpcWatcher.ready, 10_000, "the gRPC watcher ready");
       await grpc.send({ room, sender: "grpc", text: "from grpc" });
-      await waitForMessage(pia, "from grpc");
-      await waitForMessage(gil, "from grpc");
-      await say(pia, "from pia");
-      await waitForMessage(gil, "from pia");
-      await say(gil, "from gil");
-      await waitForMessage(pia, "from gil");
+      await web.waitForMessage(pia, "from grpc");
+      await web.waitForMessage(gil, "from grpc");
+      await web.say(pia, "from pia");
+      await web.waitForMessage(gil, "from pia");
+      await web.say(gil, "from gil");
+      await web.waitForMessage(pia, "from gil");
 
       const texts = (await fullHistory(grpc, room)).map((m) => m.text);
       assert.deepEqual(texts, ["from grpc", "from pia", "from gil"]);
@@ -303,8 +294,8 @@ describe(`three instances on one Redis behind nginx (${runtimeUnderTest})`, () =
         grpcWatcher.messages.map((m) => m.slice(m.indexOf(":") + 1)),
         texts,
       );
-      assert.deepEqual(await messageTexts(pia), texts);
-      assert.deepEqual(await messageTexts(gil), texts);
+      assert.deepEqual(await web.messageTexts(pia), texts);
+      assert.deepEqual(await web.messageTexts(gil), texts);
       // Presence across instances, as each page's instance reports it.
       await pia.locator("#members li", { hasText: "gil" }).waitFor();
       await gil.locator("#members li", { hasText: "pia" }).waitFor();
@@ -363,11 +354,11 @@ describe(`three instances on one Redis behind nginx (${runtimeUnderTest})`, () =
       10_000,
       "the earlier tests' streams closed",
     );
-    const page = await newPage(browser);
+    const page = await web.newPage(browser);
     const sessions: ReturnType<typeof openSession>[] = [];
     try {
       const victim = await landing(servers, () =>
-        joinByUrl(page, nginx.httpUrl, { name: "pia", room }),
+        web.joinByUrl(page, nginx.httpUrl, { name: "pia", room }),
       );
       const bannerStates = await recordBannerStates(page);
       sessions.push(...(await placeSessions(room, victim)));
@@ -381,10 +372,10 @@ describe(`three instances on one Redis behind nginx (${runtimeUnderTest})`, () =
       killed.add(doomed);
       await doomed.stop("SIGKILL");
       const ackedAtKill = acks().size;
-      await say(page, "typed after the kill");
+      await web.say(page, "typed after the kill");
       await eventually(() => acks().size >= ackedAtKill + 60, 15_000, "sends after the kill");
       await Promise.all(senders.map((s) => s.stop()));
-      await waitForMessage(page, "typed after the kill", 15_000);
+      await web.waitForMessage(page, "typed after the kill", 15_000);
       await page.locator("#pending li").waitFor({ state: "detached" });
 
       const history = await assertAcknowledgedOnce(chat("grpc"), room, acks(), 1);
@@ -401,8 +392,12 @@ describe(`three instances on one Redis behind nginx (${runtimeUnderTest})`, () =
         if (on === victim) assert.ok(errors.length > 0, "a session on the victim lost its stream");
         else assert.deepEqual(errors, [], "a session elsewhere lost nothing");
       }
-      await eventually(async () => (await messageTexts(page)).length >= n, 15_000, "the page");
-      assert.deepEqual(await messageTexts(page), texts, "the page: every message once, in order");
+      await eventually(async () => (await web.messageTexts(page)).length >= n, 15_000, "the page");
+      assert.deepEqual(
+        await web.messageTexts(page),
+        texts,
+        "the page: every message once, in order",
+      );
       assert.equal(await page.locator("#messages li.notice").count(), 0, "no gap, no reset");
       const states = await bannerStates();
       assert.ok(states.includes("reconnecting"), `the page noticed: ${states}`);

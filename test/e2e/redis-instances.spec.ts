@@ -16,13 +16,7 @@ import {
 } from "../../src/gen/grpc/health/v1/health_pb.ts";
 import { runtimeUnderTest } from "../runtimes/runtime-under-test.ts";
 import { freePort } from "../support/ports.ts";
-import {
-  type RedisClusterProcess,
-  type RedisProcess,
-  rawCommand,
-  startRedis,
-  startRedisCluster,
-} from "../support/redis.ts";
+import { type RedisProcess, rawCommand, startRedis, startRedisCluster } from "../support/redis.ts";
 import { eventually } from "../support/server.ts";
 import { runToExit, type SubprocessServer } from "../support/subprocess-server.ts";
 import { createTestTransport, type TransportKind } from "../support/transports.ts";
@@ -65,29 +59,47 @@ function range(from: number, to: number): bigint[] {
   return Array.from({ length: to - from + 1 }, (_, i) => BigInt(from + i));
 }
 
-describe(`three instances on one Redis (${runtimeUnderTest})`, () => {
-  let redis: RedisProcess;
-  let servers: SubprocessServer[] = [];
-  const watchers: RoomWatcher[] = [];
-
+/**
+ * Registers a describe's hooks: before its tests, a Redis (or a cluster) and
+ * the instances on it; after them, the room watchers stop, then the
+ * instances close, then Redis. The returned object is filled in by `before`,
+ * so read it inside tests only.
+ */
+function useInstances<R extends { stop(): Promise<void> }>(
+  startBackend: () => Promise<R>,
+  spawn: (backend: R) => Promise<SubprocessServer[]>,
+) {
+  const env = {
+    redis: undefined as unknown as R,
+    servers: [] as SubprocessServer[],
+    watchers: [] as RoomWatcher[],
+    /** A room watcher that is stopped after the describe's tests. */
+    watch(...args: Parameters<typeof watchRoom>): RoomWatcher {
+      const watcher = watchRoom(...args);
+      env.watchers.push(watcher);
+      return watcher;
+    },
+  };
   before(async () => {
-    redis = await startRedis();
-    servers = await Promise.all([0, 1, 2].map(() => spawnRedisInstance(redis.url, instanceArgs)));
+    env.redis = await startBackend();
+    env.servers = await spawn(env.redis);
   });
   after(async () => {
-    for (const w of watchers) w.stop();
-    await Promise.all(servers.map((s) => s.close()));
-    await redis.stop();
+    for (const w of env.watchers) w.stop();
+    await Promise.all(env.servers.map((s) => s.close()));
+    await env.redis?.stop();
   });
+  return env;
+}
 
-  function watch(...args: Parameters<typeof watchRoom>): RoomWatcher {
-    const watcher = watchRoom(...args);
-    watchers.push(watcher);
-    return watcher;
-  }
+describe(`three instances on one Redis (${runtimeUnderTest})`, () => {
+  const env = useInstances(startRedis, (redis) =>
+    Promise.all([0, 1, 2].map(() => spawnRedisInstance(redis.url, instanceArgs))),
+  );
+  const { watch } = env;
 
   it("is one chat: every subscriber on every instance and protocol sees one order, and everyone", async () => {
-    const [a, b, c] = servers as [SubprocessServer, SubprocessServer, SubprocessServer];
+    const [a, b, c] = env.servers as [SubprocessServer, SubprocessServer, SubprocessServer];
     const room = "one-chat";
     const subs = [
       watch({ baseUrl: a.url, kind: "grpc", room, name: "ann" }),
@@ -116,7 +128,7 @@ describe(`three instances on one Redis (${runtimeUnderTest})`, () => {
       subs[0]?.messages.map((m) => m.slice(m.indexOf(":") + 1)).sort(),
       [...sent].sort(),
     );
-    for (const server of servers) {
+    for (const server of env.servers) {
       assert.deepEqual(await memberNames(server, room), ["ann", "bob", "cy"]);
     }
     await eventually(
@@ -138,7 +150,7 @@ describe(`three instances on one Redis (${runtimeUnderTest})`, () => {
   });
 
   it("resumes on another instance from after_seq and epoch, without gap or duplicate", async () => {
-    const [a, b, c] = servers as [SubprocessServer, SubprocessServer, SubprocessServer];
+    const [a, b, c] = env.servers as [SubprocessServer, SubprocessServer, SubprocessServer];
     const room = "resume-elsewhere";
     const sender = chat(c);
     for (let i = 1; i <= 5; i++) await sender.client.send({ room, sender: "s", text: `t${i}` });
@@ -165,7 +177,7 @@ describe(`three instances on one Redis (${runtimeUnderTest})`, () => {
   });
 
   it("keeps every message when every instance's bus connection is cut", async () => {
-    const [a, b] = servers as [SubprocessServer, SubprocessServer];
+    const [a, b] = env.servers as [SubprocessServer, SubprocessServer];
     const room = "resync";
     const sub = watch({ baseUrl: a.url, kind: "grpc", room });
     await eventually(() => sub.ready, 5000, "ready");
@@ -175,7 +187,7 @@ describe(`three instances on one Redis (${runtimeUnderTest})`, () => {
     await eventually(() => sub.messages.length === 1, 5000, "the first message");
     // Cut every instance's subscriber connection, then send at once: these
     // are published while the instances resubscribe, so pub/sub drops them.
-    await rawCommand(redis.port, ["CLIENT", "KILL", "TYPE", "pubsub"]);
+    await rawCommand(env.redis.port, ["CLIENT", "KILL", "TYPE", "pubsub"]);
     await Promise.all([2, 3, 4, 5, 6].map((i) => send(String(i))));
     sender.close();
     // What pub/sub dropped comes from the store: through a hole the next
@@ -186,8 +198,8 @@ describe(`three instances on one Redis (${runtimeUnderTest})`, () => {
   });
 
   it("loses nothing acknowledged when an instance is killed, and its members leave within the lease", async () => {
-    const [a] = servers as [SubprocessServer];
-    const doomed = await spawnRedisInstance(redis.url, instanceArgs);
+    const [a] = env.servers as [SubprocessServer];
+    const doomed = await spawnRedisInstance(env.redis.url, instanceArgs);
     const room = "killed";
     const watcher = watch({ baseUrl: a.url, kind: "grpc", room, name: "ann" });
     const dan = watchRoom({ baseUrl: doomed.url, kind: "grpc", room, name: "dan" });
@@ -222,35 +234,26 @@ describe(`three instances on one Redis (${runtimeUnderTest})`, () => {
 });
 
 describe(`instances through a Redis outage (${runtimeUnderTest})`, () => {
-  let redis: RedisProcess;
-  let servers: SubprocessServer[] = [];
-  const watchers: RoomWatcher[] = [];
-
-  before(async () => {
-    redis = await startRedis({ appendfsync: "always" });
-    servers = await Promise.all([0, 1].map(() => spawnRedisInstance(redis.url, instanceArgs)));
-  });
-  after(async () => {
-    for (const w of watchers) w.stop();
-    await Promise.all(servers.map((s) => s.close()));
-    await redis.stop();
-  });
+  const env = useInstances(
+    () => startRedis({ appendfsync: "always" }),
+    (redis) => Promise.all([0, 1].map(() => spawnRedisInstance(redis.url, instanceArgs))),
+  );
 
   it("fails sends fast with Unavailable, is NOT_SERVING, keeps streams open, and goes on without loss once Redis is back", async () => {
-    const [a, b] = servers as [SubprocessServer, SubprocessServer];
+    const [a, b] = env.servers as [SubprocessServer, SubprocessServer];
     const room = "outage";
     const subs = [
       watchRoom({ baseUrl: a.url, kind: "grpc", room, name: "ann" }),
       watchRoom({ baseUrl: b.url, kind: "connect-h1", room, name: "bob" }),
     ];
-    watchers.push(...subs);
+    env.watchers.push(...subs);
     await eventually(() => subs.every((s) => s.ready), 5000, "ready");
     const sender = chat(b, "connect-h1");
     for (let i = 1; i <= 3; i++)
       await sender.client.send({ room, sender: "s", text: `before${i}` });
     await eventually(() => subs.every((s) => s.messages.length === 3), 5000, "three before");
 
-    await redis.kill("SIGKILL");
+    await env.redis.kill("SIGKILL");
     const started = Date.now();
     const error = await sender.client.send({ room, sender: "s", text: "during" }).then(
       () => undefined,
@@ -261,12 +264,12 @@ describe(`instances through a Redis outage (${runtimeUnderTest})`, () => {
     const members = await memberNames(a, room).catch((e: unknown) => ConnectError.from(e));
     assert.equal((members as ConnectError).code, Code.Unavailable, String(members));
     const newcomer = watchRoom({ baseUrl: a.url, kind: "connect-h1", room });
-    watchers.push(newcomer);
+    env.watchers.push(newcomer);
     await eventually(() => newcomer.ended !== undefined, 5000, "a new stream to be refused");
     assert.equal(newcomer.ended?.code, "Unavailable", newcomer.ended?.message);
     await eventually(async () => (await healthOf(a)) === "NOT_SERVING", 5000, "health NOT_SERVING");
 
-    await redis.restart();
+    await env.redis.restart();
     await eventually(async () => (await healthOf(a)) === "SERVING", 10_000, "SERVING again");
     await eventually(async () => (await healthOf(b)) === "SERVING", 10_000, "b SERVING again");
     for (let i = 1; i <= 3; i++) await sender.client.send({ room, sender: "s", text: `after${i}` });
@@ -279,17 +282,17 @@ describe(`instances through a Redis outage (${runtimeUnderTest})`, () => {
   });
 
   it("ends streams when Redis comes back empty, and a resume gets HistoryReset, never a mixed history", async () => {
-    const [a] = servers as [SubprocessServer];
+    const [a] = env.servers as [SubprocessServer];
     const room = "emptied";
     const sub = watchRoom({ baseUrl: a.url, kind: "grpc", room });
-    watchers.push(sub);
+    env.watchers.push(sub);
     await eventually(() => sub.ready, 5000, "ready");
     const sender = chat(a);
     for (let i = 1; i <= 2; i++) await sender.client.send({ room, sender: "s", text: `old${i}` });
     await eventually(() => sub.messages.length === 2, 5000, "two messages");
     const oldEpoch = sub.epoch;
 
-    await redis.restart({ empty: true });
+    await env.redis.restart({ empty: true });
     await eventually(() => sub.ended !== undefined, 10_000, "the stream to end");
     assert.equal(sub.ended?.code, "Unavailable", sub.ended?.message);
 
@@ -303,7 +306,7 @@ describe(`instances through a Redis outage (${runtimeUnderTest})`, () => {
       afterSeq: 2n,
       epoch: oldEpoch,
     });
-    watchers.push(resumed);
+    env.watchers.push(resumed);
     await eventually(() => resumed.ready, 5000, "resumed");
     sender.close();
     assert.deepEqual(
@@ -316,28 +319,18 @@ describe(`instances through a Redis outage (${runtimeUnderTest})`, () => {
 });
 
 describe(`two instances on a Redis Cluster (${runtimeUnderTest})`, () => {
-  let cluster: RedisClusterProcess;
-  let servers: SubprocessServer[] = [];
-  const watchers: RoomWatcher[] = [];
-
-  before(async () => {
-    cluster = await startRedisCluster({ persistence: false });
+  const env = useInstances(
+    () => startRedisCluster({ persistence: false }),
     // One seed node's URL: the cluster is detected.
-    const first = cluster.urls[0] as string;
-    servers = await Promise.all([0, 1].map(() => spawnRedisInstance(first)));
-  });
-  after(async () => {
-    for (const w of watchers) w.stop();
-    await Promise.all(servers.map((s) => s.close()));
-    await cluster.stop();
-  });
+    (cluster) => Promise.all([0, 1].map(() => spawnRedisInstance(cluster.urls[0] as string))),
+  );
 
   it("is one chat over rooms spread on every master", async () => {
-    const [a, b] = servers as [SubprocessServer, SubprocessServer];
+    const [a, b] = env.servers as [SubprocessServer, SubprocessServer];
     // Rooms whose hash tags land on different masters.
     const rooms = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"];
     const subs = rooms.map((room) => watchRoom({ baseUrl: a.url, kind: "grpc", room }));
-    watchers.push(...subs);
+    env.watchers.push(...subs);
     await eventually(() => subs.every((s) => s.ready), 10_000, "ready");
     const sender = chat(b);
     for (const room of rooms) {

@@ -4,36 +4,20 @@
  * source runs there.
  */
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { fromJson } from "@bufbuild/protobuf";
-import type { Client } from "@connectrpc/connect";
-import { type ChatService, MessageSchema } from "../../src/gen/chat/v1/chat_pb.ts";
-import {
-  type ServerWithClient,
-  startServerWithClient,
-  type TestServer,
-} from "../support/server.ts";
-import { followChat, killChatProcesses, type Runtime, runChat } from "./support/chat-cli.ts";
+import { MessageSchema } from "../../src/gen/chat/v1/chat_pb.ts";
+import { followChat, type Runtime, runChat } from "./support/chat-cli.ts";
+import { useChatServer } from "./support/chat-server.ts";
 
-let chat: ServerWithClient | undefined;
-let server: TestServer;
-let client: Client<typeof ChatService>;
-
-before(async () => {
-  chat = await startServerWithClient();
-  ({ server, client } = chat);
-});
-after(async () => {
-  killChatProcesses();
-  await chat?.close();
-});
+const chat = useChatServer();
 
 describe("terminal client on other runtimes", () => {
   for (const runtime of ["bun", "deno"] as const satisfies readonly Runtime[]) {
     it(`${runtime}: follow prints what send sent, and messages from others`, async () => {
       const room = `on-${runtime}`;
-      await client.send({ room, sender: "ann", text: "before" });
-      const flags = ["--url", server.url, "--room", room];
+      await chat.client.send({ room, sender: "ann", text: "before" });
+      const flags = ["--url", chat.server.url, "--room", room];
       const follow = followChat([...flags, "--json", "--last", "5"], runtime);
       await follow.waitForLines(1, 15_000);
       // Connect over HTTP/1.1 for send, gRPC (HTTP/2) for follow: both stacks.
@@ -52,7 +36,7 @@ describe("terminal client on other runtimes", () => {
       );
       assert.equal(sent.code, 0, sent.stderr);
       assert.equal(sent.stdout, "2\n");
-      await client.send({ room, sender: "ann", text: "after" });
+      await chat.client.send({ room, sender: "ann", text: "after" });
       const lines = await follow.waitForLines(3);
       assert.equal(await follow.stop("SIGTERM"), 0);
       assert.deepEqual(

@@ -6,34 +6,23 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { fromJson } from "@bufbuild/protobuf";
-import type { Client } from "@connectrpc/connect";
-import { type ChatService, MessageSchema } from "../../src/gen/chat/v1/chat_pb.ts";
-import {
-  type ServerWithClient,
-  startServer,
-  startServerWithClient,
-  type TestServer,
-} from "../support/server.ts";
+import { MessageSchema } from "../../src/gen/chat/v1/chat_pb.ts";
+import { startServer, type TestServer } from "../support/server.ts";
 import { tempDirs } from "../support/temp-dir.ts";
 import { makeTestCert, type TestCert } from "../support/tls-cert.ts";
-import { followChat, killChatProcesses, runChat } from "./support/chat-cli.ts";
+import { followChat, runChat } from "./support/chat-cli.ts";
+import { useChatServer } from "./support/chat-server.ts";
 
-let chat: ServerWithClient | undefined;
-let server: TestServer;
-let client: Client<typeof ChatService>;
+const chat = useChatServer();
 let tls: TestServer;
 let cert: TestCert;
 const certDirs = tempDirs("chat-terminal-tls-");
 
 before(async () => {
-  chat = await startServerWithClient();
-  ({ server, client } = chat);
   cert = makeTestCert(certDirs.make());
   tls = await startServer({ tls: { cert: cert.cert, key: cert.key } });
 });
 after(async () => {
-  killChatProcesses();
-  await chat?.close();
   await tls?.close();
   certDirs.removeAll();
 });
@@ -42,10 +31,10 @@ after(async () => {
 // is runtime startup, so a few run at once.
 describe("terminal client, script mode", { concurrency: 4 }, () => {
   it("send prints the seq of a message that other clients can read", async () => {
-    await client.send({ room: "send", sender: "ann", text: "first" });
+    await chat.client.send({ room: "send", sender: "ann", text: "first" });
     const result = await runChat([
       "--url",
-      server.url,
+      chat.server.url,
       "--room",
       "send",
       "--name",
@@ -56,7 +45,7 @@ describe("terminal client, script mode", { concurrency: 4 }, () => {
     ]);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, "2\n");
-    const { messages } = await client.getHistory({ room: "send" });
+    const { messages } = await chat.client.getHistory({ room: "send" });
     assert.deepEqual(
       messages.map((m) => [m.seq, m.sender, m.text]),
       [
@@ -70,7 +59,7 @@ describe("terminal client, script mode", { concurrency: 4 }, () => {
   it("send --json prints the SendResponse as protobuf JSON", async () => {
     const result = await runChat([
       "--url",
-      server.url,
+      chat.server.url,
       "--room",
       "send-json",
       "--json",
@@ -87,13 +76,15 @@ describe("terminal client, script mode", { concurrency: 4 }, () => {
 
   it("follow --json replays --last N, then prints every message, its own and others', once and in order", async () => {
     const room = "follow-json";
-    for (const text of ["one", "two", "three"]) await client.send({ room, sender: "ann", text });
-    const follow = followChat(["--url", server.url, "--room", room, "--json", "--last", "2"]);
+    for (const text of ["one", "two", "three"]) {
+      await chat.client.send({ room, sender: "ann", text });
+    }
+    const follow = followChat(["--url", chat.server.url, "--room", room, "--json", "--last", "2"]);
     await follow.waitForLines(2);
-    await client.send({ room, sender: "carol", text: "four" });
+    await chat.client.send({ room, sender: "carol", text: "four" });
     const sent = await runChat([
       "--url",
-      server.url,
+      chat.server.url,
       "--room",
       room,
       "--name",
@@ -102,7 +93,7 @@ describe("terminal client, script mode", { concurrency: 4 }, () => {
       "five",
     ]);
     assert.equal(sent.stdout, "5\n");
-    await client.send({ room, sender: "carol", text: "six" });
+    await chat.client.send({ room, sender: "carol", text: "six" });
     const lines = await follow.waitForLines(5);
     assert.equal(await follow.stop("SIGTERM"), 0);
     assert.equal(follow.lines.length, 5, `no extra lines: ${follow.lines.join("\n")}`);
@@ -122,9 +113,9 @@ describe("terminal client, script mode", { concurrency: 4 }, () => {
 
   it("follow prints [seq] name: text, control characters shown, never sent to the terminal", async () => {
     const room = "follow-text";
-    const follow = followChat(["--url", server.url, "--room", room, "--last", "10"]);
-    await client.send({ room, sender: "ann", text: "plain" });
-    await client.send({
+    const follow = followChat(["--url", chat.server.url, "--room", room, "--last", "10"]);
+    await chat.client.send({ room, sender: "ann", text: "plain" });
+    await chat.client.send({
       room,
       sender: "mal\x1b]0;owned\x07",
       text: "\x1b[2J\x1b[31mred\r\nbob: fake\u009b\u202e",
@@ -140,7 +131,7 @@ describe("terminal client, script mode", { concurrency: 4 }, () => {
   });
 
   it("a bad room exits 1 with the server's reason, for send and for follow", async () => {
-    const args = ["--url", server.url, "--room", "Not A Room"];
+    const args = ["--url", chat.server.url, "--room", "Not A Room"];
     const [send, follow] = await Promise.all([
       runChat([...args, "send", "hi"]),
       runChat([...args, "follow"]),
@@ -159,7 +150,7 @@ describe("terminal client, script mode", { concurrency: 4 }, () => {
   });
 
   it("a usage mistake exits 2 and points to --help", async () => {
-    const result = await runChat(["--url", server.url, "--http1", "send", "hi"]);
+    const result = await runChat(["--url", chat.server.url, "--http1", "send", "hi"]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /gRPC needs HTTP\/2[\s\S]*Try --help/);
   });

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Presence } from "../../core/presence.ts";
+import { createSubscriptionCounts } from "../../core/subscription-counts.ts";
 import { EventSchema, type Member, MemberSchema } from "../../gen/chat/v1/chat_pb.ts";
 import { type LuaScript, luaScript, luaVarint, type RedisConnection } from "./connect.ts";
 import { mapError } from "./connection-errors.ts";
@@ -45,8 +46,8 @@ export function createRedisPresence({
 }: RedisPresenceOptions): Presence {
   const instance = randomUUID();
   const publish = connection.redis.kind === "cluster" ? "SPUBLISH" : "PUBLISH";
-  /** This instance's members: room → name → open subscriptions and the entry. */
-  const rooms = new Map<string, Map<string, { count: number; entry: string }>>();
+  /** This instance's members: their open subscriptions and entries, per room and name. */
+  const mine = createSubscriptionCounts<string>();
   /** Rooms whose last local member left: renewed once more with no entries, then forgotten. */
   const emptied = new Set<string>();
   const key = (room: string) => `${prefix}:{${roomTag(room)}}:presence`;
@@ -71,8 +72,8 @@ export function createRedisPresence({
   }
 
   function renew(): void {
-    for (const [room, names] of rooms) {
-      run(renewScript, room, [instance, ...[...names.values()].map((n) => n.entry)], "renew");
+    for (const room of mine.rooms()) {
+      run(renewScript, room, [instance, ...mine.values(room)], "renew");
     }
     for (const room of emptied) run(renewScript, room, [instance], "renew");
     emptied.clear();
@@ -89,20 +90,10 @@ export function createRedisPresence({
 
   return {
     join(room, name) {
-      let names = rooms.get(room);
-      if (names === undefined) {
-        names = new Map();
-        rooms.set(room, names);
-        emptied.delete(room);
-      }
-      const mine = names.get(name);
-      if (mine !== undefined) {
-        mine.count++;
-        return;
-      }
+      emptied.delete(room);
       const since = Date.now();
-      const entry = `${name}\0${instance}\0${since}`;
-      names.set(name, { count: 1, entry });
+      const entry = mine.add(room, name, () => `${name}\0${instance}\0${since}`);
+      if (entry === undefined) return;
       const member = create(MemberSchema, { name, since: timestampFromMs(since) });
       const joined = toBinary(
         EventSchema,
@@ -112,15 +103,10 @@ export function createRedisPresence({
     },
 
     leave(room, name) {
-      const names = rooms.get(room);
-      const mine = names?.get(name);
-      if (names === undefined || mine === undefined || --mine.count > 0) return;
-      names.delete(name);
-      if (names.size === 0) {
-        rooms.delete(room);
-        emptied.add(room);
-      }
-      run(leaveScript, room, [mine.entry, name], "leave");
+      const entry = mine.remove(room, name);
+      if (entry === undefined) return;
+      if (!mine.has(room)) emptied.add(room);
+      run(leaveScript, room, [entry, name], "leave");
     },
 
     async members(room) {
@@ -136,12 +122,12 @@ export function createRedisPresence({
       clearInterval(timer);
       stopListening();
       // Withdraw this instance's members now rather than after their lease.
-      const leaving = [...rooms.keys()].map((room) =>
+      const leaving = [...mine.rooms()].map((room) =>
         call(leaveAllScript, room, [roomChannel(prefix, room), publish, instance]).catch(
           (e: unknown) => onError(e, `leave room ${room}`),
         ),
       );
-      rooms.clear();
+      mine.clear();
       await Promise.all(leaving);
     },
   };
@@ -163,7 +149,9 @@ function membersOf(entries: string[]): Member[] {
 /**
  * Shared Lua: Redis time in ms; whether `name` has a live entry; the
  * protobuf bytes of an Event{memberLeft{name}} (field 4, and MemberLeft's
- * field 1, both length-delimited).
+ * field 1, both length-delimited); announcing `memberLeft` for a name with
+ * no live entry left (ARGV[1] and ARGV[2] are the channel and the publish
+ * command in every script).
  */
 const common = `${luaVarint}
 local function now_ms()
@@ -186,6 +174,9 @@ end
 local function touch(key, lease)
   redis.call('PEXPIRE', key, lease * 2)
 end
+local function announce_if_gone(key, name, now)
+  if not present(key, name, now) then redis.call(ARGV[2], ARGV[1], left_event(name)) end
+end
 `;
 
 /** KEYS: presence. ARGV: channel, publish command, lease, entry, name, joined event. */
@@ -203,7 +194,7 @@ return new and 1 or 0
 const leaveScript = luaScript(`${common}
 local now = now_ms()
 redis.call('ZREM', KEYS[1], ARGV[4])
-if not present(KEYS[1], ARGV[5], now) then redis.call(ARGV[2], ARGV[1], left_event(ARGV[5])) end
+announce_if_gone(KEYS[1], ARGV[5], now)
 return 1
 `);
 
@@ -231,9 +222,7 @@ for i = 1, #all, 2 do
 end
 for e in pairs(mine) do redis.call('ZADD', KEYS[1], now + lease, e) end
 if next(mine) ~= nil then touch(KEYS[1], lease) end
-for name in pairs(gone) do
-  if not present(KEYS[1], name, now) then redis.call(ARGV[2], ARGV[1], left_event(name)) end
-end
+for name in pairs(gone) do announce_if_gone(KEYS[1], name, now) end
 return 1
 `);
 
@@ -248,9 +237,7 @@ for _, e in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     gone[name_of(e)] = true
   end
 end
-for name in pairs(gone) do
-  if not present(KEYS[1], name, now) then redis.call(ARGV[2], ARGV[1], left_event(name)) end
-end
+for name in pairs(gone) do announce_if_gone(KEYS[1], name, now) end
 return 1
 `);
 
