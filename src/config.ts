@@ -17,6 +17,7 @@ import { defaultMaxConnectionsPerIp } from "./server/ip-guard.ts";
 import { defaultSniffTimeoutMs } from "./server/one-port-server.ts";
 import { defaultLimits } from "./services/limits.ts";
 import { defaultPrefix } from "./stores/redis/keys.ts";
+import { defaultPresenceLeaseMs } from "./stores/redis/redis-presence.ts";
 import { defaultDurability } from "./stores/sqlite/schema.ts";
 
 /**
@@ -95,7 +96,7 @@ const options = {
     option(duration({ max: maxTimerMs }), {
       flag: "presence-lease",
       env: "CHAT_PRESENCE_LEASE",
-      default: 15_000,
+      default: defaultPresenceLeaseMs,
       help: "with --store redis: a crashed instance's members leave the member list this long after its last lease renewal at the latest",
     }),
   ),

@@ -8,6 +8,9 @@ import { type LuaScript, luaScript, luaVarint, type RedisConnection } from "./co
 import { mapError } from "./connection-errors.ts";
 import { defaultPrefix, roomChannel, roomTag } from "./keys.ts";
 
+/** How long a crashed instance's members stay listed at most (see `leaseMs`). */
+export const defaultPresenceLeaseMs = 15_000;
+
 export interface RedisPresenceOptions {
   connection: RedisConnection;
   prefix?: string;
@@ -41,7 +44,7 @@ export interface RedisPresenceOptions {
 export function createRedisPresence({
   connection,
   prefix = defaultPrefix,
-  leaseMs = 15_000,
+  leaseMs = defaultPresenceLeaseMs,
   onError = () => {},
 }: RedisPresenceOptions): Presence {
   const instance = randomUUID();

@@ -2,13 +2,13 @@ import { Buffer } from "node:buffer";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { StoreUnavailableError } from "../../core/errors.ts";
-import {
-  type AppendResult,
-  defaultRetention,
-  type MessageStore,
-  type NewMessage,
-  type RetentionPolicy,
+import type {
+  AppendResult,
+  MessageStore,
+  NewMessage,
+  RetentionPolicy,
 } from "../../core/message-store.ts";
+import { defaultRetention } from "../../core/message-store.ts";
 import { type Message, MessageSchema } from "../../gen/chat/v1/chat_pb.ts";
 import type { RedisConnection } from "./connect.ts";
 import { mapError } from "./connection-errors.ts";
