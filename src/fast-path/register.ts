@@ -74,17 +74,21 @@ export interface FastStreams {
 }
 
 /**
- * Serves the live chat streams (chat.v1 Subscribe, the seed's ChatStream)
- * without Connect-ES's per-message pipeline, which costs several promises,
- * generator hops and listeners per delivered event and was the limit of
- * fan-out (issue 9; the design and its measurements are in
- * docs/fast-path.md).
+ * Serves the chat's hot calls without Connect-ES's pipeline: the live
+ * streams (chat.v1 Subscribe, the seed's ChatStream), whose per-message
+ * promises, generator hops and listeners were the limit of fan-out, and the
+ * unary calls that bring messages in (Send, SendNote, SetTyping over gRPC
+ * and gRPC-Web), whose per-call cost was next (issue 9; the design and its
+ * measurements are in docs/fast-path.md).
  *
- * An `onRequest` hook takes a request when it is a POST to one of these
- * methods in a form it serves (gRPC over HTTP/2, gRPC-Web and Connect over
- * either HTTP version, protobuf or Connect JSON, no request compression);
- * everything else falls through to Connect's handlers unchanged. Once taken,
- * events flow from the room's bus listener into the response in the
+ * Two ways in: `takeH2Stream`, which the one-port server asks for every new
+ * HTTP/2 stream before Node's compatibility layer and Fastify see it, and an
+ * `onRequest` hook for the rest (HTTP/1.1, TLS, pages with an Origin). Either
+ * takes a request when it is a POST to one of these methods in a form it
+ * serves (gRPC over HTTP/2, gRPC-Web and, for streams, Connect over either
+ * HTTP version, protobuf or Connect JSON, no request compression);
+ * everything else falls through to Connect's handlers unchanged. Once
+ * taken, events flow from the room's bus listener into the response in the
  * publisher's turn: an encoded frame shared by every subscriber, coalesced
  * per turn, with back-pressure from `write()`'s return value.
  *
