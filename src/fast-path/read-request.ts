@@ -33,6 +33,18 @@ export function methodSerialization(method: DescMethod, readMaxBytes: number): S
   return lookup;
 }
 
+const methodNames = new WeakMap<DescMethod, string>();
+
+/** `Service/Method`, made once per method rather than once per call or stream. */
+export function methodNameOf(method: DescMethod): string {
+  let name = methodNames.get(method);
+  if (name === undefined) {
+    name = `${method.parent.typeName}/${method.name}`;
+    methodNames.set(method, name);
+  }
+  return name;
+}
+
 /**
  * The one request message of a unary or server-streaming call, parsed by
  * Connect's own envelope and message functions: the same limits and the

@@ -17,7 +17,7 @@ import { countDeliveries, countFailure } from "../ops/rpc-metrics.ts";
 import type { OpenStreams } from "../services/open-streams.ts";
 import type { EventFrames } from "./event-frames.ts";
 import { type CallResponse, H2StreamResponse } from "./h2-response.ts";
-import { abortable, authHeaders, readRequest } from "./read-request.ts";
+import { abortable, authHeaders, methodNameOf, readRequest } from "./read-request.ts";
 import { detectStreamProtocol, type StreamProtocol } from "./stream-protocols.ts";
 import { StreamWriter } from "./stream-writer.ts";
 import { type FastUnaryMethod, serveUnary } from "./unary-call.ts";
@@ -202,17 +202,6 @@ const noHeaders: Record<string, string> = {};
 const noRequestHeaders: IncomingHttpHeaders = {};
 function noop(): void {}
 
-const methodNames = new WeakMap<FastStreamMethod, string>();
-/** `Service/Method`, made once per method rather than once per stream. */
-function methodNameOf(spec: FastStreamMethod): string {
-  let name = methodNames.get(spec);
-  if (name === undefined) {
-    name = `${spec.method.parent.typeName}/${spec.method.name}`;
-    methodNames.set(spec, name);
-  }
-  return name;
-}
-
 /** The reason of a call whose client left: nothing is written, nothing is counted. */
 const clientGone = new ConnectError("the client went away", Code.Canceled);
 
@@ -245,7 +234,7 @@ class FastCall implements EventSink {
       budgetBytes: options.budgetBytes,
     });
     this.delivered = countDeliveries(options.metrics);
-    this.methodName = methodNameOf(spec);
+    this.methodName = methodNameOf(spec.method);
     // "close" fires once: `on` spares the wrapper `once` makes per stream.
     res.on("close", () => {
       this.writer.onClose();

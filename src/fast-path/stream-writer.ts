@@ -71,9 +71,17 @@ export class StreamWriter {
     return new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
-  /** Writes what is queued and ends the stream with `error` (undefined: OK). */
-  end(error: ConnectError | undefined): void {
+  /**
+   * Writes what is queued, then `last` (a unary call's one response frame:
+   * written with the end, not scheduled for a flush of its own), and ends
+   * the stream with `error` (undefined: OK).
+   */
+  end(error: ConnectError | undefined, last?: Uint8Array): void {
     if (this.closed) return;
+    if (last !== undefined) {
+      this.frames.push(last);
+      this.queuedBytes += last.byteLength;
+    }
     const { frame, trailers } = this.options.protocol.end(error);
     if (frame) {
       this.frames.push(frame);

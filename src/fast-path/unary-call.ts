@@ -15,7 +15,7 @@ import type { ChatMetrics } from "../ops/metrics.ts";
 import { countFailure } from "../ops/rpc-metrics.ts";
 import { rateLimitedMethods } from "../rate-limit/interceptor.ts";
 import type { CallResponse } from "./h2-response.ts";
-import { authHeaders, methodSerialization, readRequest } from "./read-request.ts";
+import { authHeaders, methodNameOf, methodSerialization, readRequest } from "./read-request.ts";
 import type { StreamProtocol } from "./stream-protocols.ts";
 import { StreamWriter } from "./stream-writer.ts";
 
@@ -82,7 +82,7 @@ export async function serveUnary(
     writer.onClose();
     if (!res.writableEnded) controller.abort(clientGone);
   });
-  const methodName = `${spec.method.parent.typeName}/${spec.method.name}`;
+  const methodName = methodNameOf(spec.method);
   let deadline: ReturnType<typeof setTimeout> | undefined;
   try {
     const timeout = protocol.timeout(headers);
@@ -110,8 +110,10 @@ export async function serveUnary(
     const response = await spec.handle(request, identity);
     signal.throwIfAborted();
     const serialize = serialization.getO(protocol.binary);
-    writer.write(encodeEnvelope(0, serialize.serialize(create(spec.method.output, response))));
-    writer.end(undefined);
+    writer.end(
+      undefined,
+      encodeEnvelope(0, serialize.serialize(create(spec.method.output, response))),
+    );
   } catch (e) {
     if (signal.reason !== clientGone) {
       const error = options.mapError(e, signal);
