@@ -312,6 +312,16 @@ describe("chat rooms", () => {
     assert.deepEqual(events, ["ready 0", "heartbeat", "heartbeat"]);
     assert.ok(Date.now() - started >= 70, "two intervals passed");
   });
+
+  it("sends no heartbeat to a consumer that has none (the seed's ChatStream)", async () => {
+    const rooms = setup(undefined, { heartbeatMs: 20 });
+    const quiet = take(rooms, { room: "r", from: { case: undefined }, heartbeats: false }, 2);
+    const withBeats = take(rooms, { room: "r", from: { case: undefined } }, 3);
+    // Three heartbeat intervals on the other stream, then a message.
+    assert.deepEqual(await withBeats, ["ready 0", "heartbeat", "heartbeat"]);
+    await rooms.send({ room: "r", sender: "ann", text: "hi", clientId: "" });
+    assert.deepEqual(await quiet, ["ready 0", "message 1"]);
+  });
 });
 
 /** Describes the first `count` events of a subscription, one short string each. */

@@ -24,6 +24,12 @@ export interface SubscribeParams {
   name?: string;
   /** Ends the subscription: client gone, deadline or shutdown. */
   signal: AbortSignal;
+  /**
+   * False for a consumer that drops heartbeats (the seed's ChatStream has
+   * none): it gets no heartbeat timer, which an idle stream would otherwise
+   * keep and wake for nothing. Default true.
+   */
+  heartbeats?: boolean;
 }
 
 export interface FeedContext {
@@ -294,7 +300,7 @@ class RoomFeed implements BusListener<Event> {
   // not by up to twice that. One timer per feed, firing at most once per
   // interval; busy feeds never see a heartbeat.
   private armHeartbeat(delay: number): void {
-    if (this.ctx.heartbeatMs <= 0 || this.done) return;
+    if (this.ctx.heartbeatMs <= 0 || this.params.heartbeats === false || this.done) return;
     this.timer = setTimeout(heartbeat, delay, this);
   }
 

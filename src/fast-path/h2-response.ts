@@ -77,6 +77,13 @@ export class H2StreamResponse implements CallResponse {
       this.stream.respond({ ...this.head, ...this.trailers }, { endStream: true });
       return this;
     }
+    if (this.withTrailers) {
+      // Node asks for the trailers once the last data is out, which is
+      // after this end: the listener is added now, not with the headers, so
+      // that an idle stream holds none (issue 9: idle memory). `on`, as it
+      // fires once anyway.
+      this.stream.on("wantTrailers", () => this.stream.sendTrailers(this.trailers ?? {}));
+    }
     this.stream.end();
     return this;
   }
@@ -102,13 +109,14 @@ export class H2StreamResponse implements CallResponse {
   private respond(): void {
     if (this.stream.headersSent) return;
     const head = this.head ?? { ":status": 200 };
+    // Node keeps its own copy of what it sent.
+    this.head = undefined;
     if (!this.withTrailers) {
       this.stream.respond(head);
       return;
     }
+    // Node holds the stream open until trailers are sent (see `end`): what
+    // was added (the status), or none, which ends the stream all the same.
     this.stream.respond(head, { waitForTrailers: true });
-    // Node holds the stream open until trailers are sent: send what was
-    // added (the status), or none, which ends the stream all the same.
-    this.stream.once("wantTrailers", () => this.stream.sendTrailers(this.trailers ?? {}));
   }
 }

@@ -12,8 +12,8 @@ import type { EventSink } from "../core/event-sink.ts";
 import type { Event } from "../gen/chat/v1/chat_pb.ts";
 import { clampDeadlines } from "../http/clamp-deadlines.ts";
 import { protocolOf } from "../ops/connection-metrics.ts";
-import type { ChatMetrics } from "../ops/metrics.ts";
-import { countDeliveries, countFailure } from "../ops/rpc-metrics.ts";
+import type { ChatMetrics, RpcProtocol } from "../ops/metrics.ts";
+import { countDelivery, countFailure } from "../ops/rpc-metrics.ts";
 import type { OpenStreams } from "../services/open-streams.ts";
 import type { EventFrames } from "./event-frames.ts";
 import { type CallResponse, H2StreamResponse } from "./h2-response.ts";
@@ -182,9 +182,7 @@ export function registerFastStreams(app: FastifyInstance, options: FastStreamOpt
       return (stream) => {
         servedBeforeFastify++;
         clampDeadlines(headers);
-        const protocol = protocolOf("POST", headers["content-type"], "");
-        options.metrics.requestOpened(protocol, "2");
-        stream.on("close", () => options.metrics.requestClosed(protocol, "2"));
+        countOpenH2(stream, options.metrics, protocolOf("POST", headers["content-type"], ""));
         const res = new H2StreamResponse(stream, taken.protocol.name === "grpc");
         serve(taken, headers, stream, res, noHeaders, stream.session?.socket?.remoteAddress ?? "");
       };
@@ -198,6 +196,18 @@ type Route =
   | { unary?: undefined; stream: FastStreamMethod; protocol: StreamProtocol };
 
 const noHeaders: Record<string, string> = {};
+
+/**
+ * Counts an HTTP/2 stream taken before Fastify as open until it closes, as
+ * Fastify's hooks count the others. A function of its own so that the close
+ * listener's closure holds these two values only: one made inside
+ * `takeH2Stream` would keep that call's scope, the request's headers
+ * included, for the stream's life (issue 9: idle memory).
+ */
+function countOpenH2(stream: ServerHttp2Stream, metrics: ChatMetrics, protocol: RpcProtocol): void {
+  metrics.requestOpened(protocol, "2");
+  stream.on("close", () => metrics.requestClosed(protocol, "2"));
+}
 
 const noRequestHeaders: IncomingHttpHeaders = {};
 function noop(): void {}
@@ -215,7 +225,8 @@ class FastCall implements EventSink {
   private readonly protocol: StreamProtocol;
   private readonly writer: StreamWriter;
   private readonly controller = new AbortController();
-  private readonly delivered: (event: Event) => void;
+  /** Its `ready` was written: messages from now on are live (for the metrics). */
+  private live = false;
   private readonly methodName: string;
 
   constructor(
@@ -228,12 +239,12 @@ class FastCall implements EventSink {
     this.options = options;
     this.spec = spec;
     this.protocol = protocol;
-    this.writer = new StreamWriter(res, {
+    this.writer = new StreamWriter(
+      res,
       protocol,
-      headers: replyHeaders as Record<string, string>,
-      budgetBytes: options.budgetBytes,
-    });
-    this.delivered = countDeliveries(options.metrics);
+      replyHeaders as Record<string, string>,
+      options.budgetBytes,
+    );
     this.methodName = methodNameOf(spec.method);
     // "close" fires once: `on` spares the wrapper `once` makes per stream.
     res.on("close", () => {
@@ -250,7 +261,7 @@ class FastCall implements EventSink {
   write(event: Event): boolean {
     const frame = this.spec.frames.frame(event, this.protocol.binary);
     if (frame !== undefined && !this.writer.write(frame)) return false;
-    this.delivered(event);
+    this.live = countDelivery(this.options.metrics, event, this.live);
     return true;
   }
 

@@ -12,7 +12,7 @@ async function exchange(body: (writer: StreamWriter) => void): Promise<Buffer> {
   const protocol = detectStreamProtocol({ "content-type": "application/connect+proto" }, "1.1");
   assert.ok(protocol);
   const server = http.createServer((_req, res) => {
-    const writer = new StreamWriter(res, { protocol, headers: {}, budgetBytes: 1 << 20 });
+    const writer = new StreamWriter(res, protocol, {}, 1 << 20);
     res.once("close", () => writer.onClose());
     body(writer);
   });
@@ -73,7 +73,7 @@ describe("stream writer", () => {
     assert.ok(protocol);
     let refused = false;
     const server = http.createServer((_req, res) => {
-      const writer = new StreamWriter(res, { protocol, headers: {}, budgetBytes: 100 });
+      const writer = new StreamWriter(res, protocol, {}, 100);
       assert.equal(writer.write(encodeEnvelope(0, new Uint8Array(60))), true);
       refused = !writer.write(encodeEnvelope(0, new Uint8Array(60)));
       writer.end(undefined);

@@ -3,13 +3,6 @@ import type { ConnectError } from "@connectrpc/connect";
 import type { CallResponse } from "./h2-response.ts";
 import type { StreamProtocol } from "./stream-protocols.ts";
 
-export interface StreamWriterOptions {
-  protocol: StreamProtocol;
-  /** Headers set before the fast path took the request (CORS). */
-  headers: OutgoingHttpHeaders;
-  budgetBytes: number;
-}
-
 /**
  * Writes one server stream's frames to its response, for the fast path.
  *
@@ -28,12 +21,16 @@ export interface StreamWriterOptions {
  *   gRPC "trailers-only" response, as with Connect's handlers.
  *
  * A class, not closures: a server holds one per open stream (tens of
- * thousands of idle ones), and its methods are shared by all of them. Its
- * owner calls `onClose` when the response closes.
+ * thousands of idle ones), and its methods are shared by all of them; its
+ * settings are fields of its own, not an options object each. Its owner
+ * calls `onClose` when the response closes.
  */
 export class StreamWriter {
   private readonly res: CallResponse;
-  private readonly options: StreamWriterOptions;
+  private readonly protocol: StreamProtocol;
+  /** Headers set before the fast path took the request (CORS). */
+  private readonly headers: OutgoingHttpHeaders;
+  private readonly budgetBytes: number;
   private frames: Uint8Array[] = [];
   private queuedBytes = 0;
   private headersSent = false;
@@ -42,16 +39,23 @@ export class StreamWriter {
   /** The client went away or the stream was ended. */
   closed = false;
 
-  constructor(res: CallResponse, options: StreamWriterOptions) {
+  constructor(
+    res: CallResponse,
+    protocol: StreamProtocol,
+    headers: OutgoingHttpHeaders,
+    budgetBytes: number,
+  ) {
     this.res = res;
-    this.options = options;
+    this.protocol = protocol;
+    this.headers = headers;
+    this.budgetBytes = budgetBytes;
   }
 
   /** Queues a frame; false when over budget (nothing queued). */
   write(frame: Uint8Array): boolean {
     if (this.closed) return true;
     const waiting = this.res.writableLength + this.queuedBytes + frame.byteLength;
-    if (waiting > this.options.budgetBytes) return false;
+    if (waiting > this.budgetBytes) return false;
     if (this.frames.length === 0) scheduleFlush(this);
     this.frames.push(frame);
     this.queuedBytes += frame.byteLength;
@@ -82,7 +86,7 @@ export class StreamWriter {
       this.frames.push(last);
       this.queuedBytes += last.byteLength;
     }
-    const { frame, trailers } = this.options.protocol.end(error);
+    const { frame, trailers } = this.protocol.end(error);
     if (frame) {
       this.frames.push(frame);
       this.queuedBytes += frame.byteLength;
@@ -131,7 +135,7 @@ export class StreamWriter {
 
   /** Below the mark where replay waits: under the budget, or it would be cut off instead. */
   private below(): boolean {
-    const mark = Math.min(this.res.writableHighWaterMark, this.options.budgetBytes / 2);
+    const mark = Math.min(this.res.writableHighWaterMark, this.budgetBytes / 2);
     return this.res.writableLength + this.queuedBytes < mark;
   }
 
@@ -143,7 +147,7 @@ export class StreamWriter {
 
   private sendHeaders(extra?: Record<string, string>): void {
     this.headersSent = true;
-    const { headers, protocol } = this.options;
+    const { headers, protocol } = this;
     this.res.writeHead(200, { ...headers, "content-type": protocol.contentType, ...extra });
   }
 }

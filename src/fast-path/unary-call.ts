@@ -71,11 +71,7 @@ export async function serveUnary(
   replyHeaders: Record<string, string>,
   peerAddress: string,
 ): Promise<void> {
-  const writer = new StreamWriter(res, {
-    protocol,
-    headers: replyHeaders,
-    budgetBytes: Number.POSITIVE_INFINITY,
-  });
+  const writer = new StreamWriter(res, protocol, replyHeaders, Number.POSITIVE_INFINITY);
   const controller = new AbortController();
   const { signal } = controller;
   res.once("close", () => {

@@ -22,22 +22,29 @@ const deliveringMethods = new Map<DescMethod, EventOf>([
 ]);
 
 /**
- * Counts what one stream writes to its subscriber, one call per event
- * written: message events after `ready` are live (Send-to-delivery latency
- * observed), those before it are replayed history (counted only). One
- * closure per stream, nothing per event. For the Connect path below and any
- * path that writes events without Connect.
+ * Counts one event a stream wrote to its subscriber: message events after
+ * `ready` are live (Send-to-delivery latency observed), those before it are
+ * replayed history (counted only). Returns whether the stream is live from
+ * now on, for the caller to keep (a field, not a closure per stream).
+ */
+export function countDelivery(metrics: ChatMetrics, event: Event, live: boolean): boolean {
+  if (event.kind.case === "message") {
+    if (live) metrics.delivered(event.kind.value);
+    else metrics.deliveredUntimed();
+  } else if (event.kind.case === "ready") {
+    return true;
+  }
+  return live;
+}
+
+/**
+ * `countDelivery` with the stream's state in a closure, one call per event
+ * written. For the Connect path below.
  */
 export function countDeliveries(metrics: ChatMetrics): (event: Event | undefined) => void {
   let live = false;
   return (event) => {
-    if (event === undefined) return;
-    if (event.kind.case === "message") {
-      if (live) metrics.delivered(event.kind.value);
-      else metrics.deliveredUntimed();
-    } else if (event.kind.case === "ready") {
-      live = true;
-    }
+    if (event !== undefined) live = countDelivery(metrics, event, live);
   };
 }
 

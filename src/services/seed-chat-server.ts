@@ -18,7 +18,8 @@ export function seedStreamParams(
   identity: Identity | undefined,
 ): SubscribeParams {
   checkSubscribe(identity, room, "");
-  return { room, from: { case: "afterSeq", value: 0n }, signal };
+  // Its Note has no heartbeat: none is made for it.
+  return { room, from: { case: "afterSeq", value: 0n }, signal, heartbeats: false };
 }
 
 /**
