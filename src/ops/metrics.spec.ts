@@ -27,6 +27,21 @@ describe("createMetrics", () => {
     assert.ok(out.includes('chat_delivery_latency_seconds_bucket{le="2.5"} 1'));
   });
 
+  it("times each delivery of a message delivered many times in a row (a fan-out)", async () => {
+    const metrics = createMetrics();
+    const old = { sentAt: timestampFromMs(Date.now() - 3000) };
+    const recent = { sentAt: timestampFromMs(Date.now()) };
+    for (let i = 0; i < 3; i++) metrics.delivered(old);
+    metrics.delivered(recent);
+    metrics.delivered(old);
+    const out = await lines(metrics);
+    assert.ok(out.includes("chat_messages_delivered_total 5"), out.join("\n"));
+    assert.ok(out.includes("chat_delivery_latency_seconds_count 5"));
+    assert.ok(out.includes('chat_delivery_latency_seconds_bucket{le="2.5"} 1'), out.join("\n"));
+    // Read again: the counter does not count twice what it folded in.
+    assert.ok((await lines(metrics)).includes("chat_messages_delivered_total 5"));
+  });
+
   it("keeps a stream method at 0 once its streams end, instead of dropping it", async () => {
     const open = new Map([["a/B", 2]]);
     const metrics = createMetrics({

@@ -1,5 +1,6 @@
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { createCountedHistogram } from "./counted-histogram.ts";
 
 /**
  * What the server exports to Prometheus at `GET /metrics`, and the calls that
@@ -12,7 +13,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
  * The delivery calls (`delivered`, `deliveredUntimed`, `cutOff`) run once per
  * message per subscriber, from the Connect path (`createRpcMetricsInterceptor`)
  * or from any path that writes to subscribers without Connect: they allocate
- * nothing of their own (prom-client's `observe` allocates a little).
+ * nothing and only count; the registry reads the counts at a scrape.
  */
 export interface ChatMetrics {
   /** The app's own registry (without the process metrics). */
@@ -134,17 +135,26 @@ export function createMetrics(options: MetricsOptions = {}): ChatMetrics {
     help: "Messages stored (sent by any API); a retried client id is not counted again.",
     registers,
   });
-  const deliveredTotal = new Counter({
+  /** Deliveries since the last scrape: a number per delivery, folded into the counter when read. */
+  let deliveredPending = 0;
+  new Counter({
     name: "chat_messages_delivered_total",
     help: "Messages written to subscribers, one per message per subscriber, live and replayed.",
     registers,
+    collect() {
+      this.inc(deliveredPending);
+      deliveredPending = 0;
+    },
   });
-  const deliveryLatency = new Histogram({
+  const deliveryLatency = createCountedHistogram({
     name: "chat_delivery_latency_seconds",
     help: "Send-to-delivery latency of live messages: from the store's sentAt to the write to a subscriber.",
     buckets: deliveryBuckets,
-    registers,
+    registry,
   });
+  /** The last message delivered and its sentAt in ms: a fan-out delivers one message many times in a row. */
+  let lastMessage: { readonly sentAt?: Timestamp } | undefined;
+  let lastSentMs = 0;
   const cutOffTotal = new Counter({
     name: "chat_subscribers_cut_off_total",
     help: "Subscribers cut off for reading too slowly (their buffer overflowed), by method.",
@@ -195,15 +205,20 @@ export function createMetrics(options: MetricsOptions = {}): ChatMetrics {
     },
     sent: () => sentTotal.inc(),
     delivered(message) {
-      deliveredTotal.inc();
-      const sentAt = message.sentAt;
-      if (sentAt === undefined) return;
-      const sentMs = Number(sentAt.seconds) * 1000 + sentAt.nanos / 1e6;
+      deliveredPending++;
+      if (message !== lastMessage) {
+        const sentAt = message.sentAt;
+        if (sentAt === undefined) return;
+        lastMessage = message;
+        lastSentMs = Number(sentAt.seconds) * 1000 + sentAt.nanos / 1e6;
+      }
       // Never negative: sentAt and now are read from the same clock, but a
       // step of the clock between the two must not break the histogram.
-      deliveryLatency.observe(Math.max(0, Date.now() - sentMs) / 1000);
+      deliveryLatency.observe(Math.max(0, Date.now() - lastSentMs) / 1000);
     },
-    deliveredUntimed: () => deliveredTotal.inc(),
+    deliveredUntimed: () => {
+      deliveredPending++;
+    },
     cutOff: (method) => cutOffTotal.inc({ method }),
     rpcError: (method, code) => rpcErrors.inc({ method, code }),
     storeOperation: (operation, seconds) => storeLatency.observe({ operation }, seconds),
