@@ -5,7 +5,7 @@ import type { Presence } from "../../core/presence.ts";
 import { connectRedis, describePersistence, type RedisConnection } from "./connect.ts";
 import { createRedisBus } from "./redis-bus.ts";
 import { createRedisPresence } from "./redis-presence.ts";
-import { createRedisStore } from "./redis-store.ts";
+import { createRedisStore, type RedisStore } from "./redis-store.ts";
 
 export interface OpenRedisOptions {
   /** See `RedisConnectOptions.url`: one URL, or a cluster's seed nodes separated by commas. */
@@ -34,6 +34,21 @@ export interface RedisBackend {
 }
 
 /**
+ * Runs `then` once `store` is available again; not at all if it closes first.
+ * A resync that was waiting when the server shut down has nothing left to
+ * re-read, and its rejection must not reach the process as unhandled (it
+ * ended the process with exit 1 during shutdown in an outage).
+ */
+export function whenStoreAvailable(
+  store: Pick<RedisStore, "whenAvailable">,
+  then: () => void,
+): void {
+  store.whenAvailable().then(then, () => {
+    // Closed while waiting: shutting down.
+  });
+}
+
+/**
  * Connects this instance to a shared Redis: the store (history, seqs,
  * epoch), the bus (one subscriber connection) and presence (leases), all on
  * one key prefix. The store's `close` closes the connection after it, so
@@ -51,9 +66,7 @@ export async function openRedisBackend(options: OpenRedisOptions): Promise<Redis
     const connect: ClusterBusConnector = (handler) =>
       redisBus({
         onMessage: handler.onMessage,
-        onResync: () => {
-          void store.whenAvailable().then(() => handler.onResync());
-        },
+        onResync: () => whenStoreAvailable(store, handler.onResync),
       });
     const bus = await createClusterEventBus({
       connect,

@@ -9,6 +9,7 @@ import { messageStoreContract } from "../../core/message-store.case.ts";
 import { EventSchema, type Message, MessageSchema } from "../../gen/chat/v1/chat_pb.ts";
 import { connectRedis, describePersistence, luaScript, type RedisConnection } from "./connect.ts";
 import { roomChannel, roomKeys } from "./keys.ts";
+import { whenStoreAvailable } from "./open-redis.ts";
 import { createRedisStore, type RedisStore } from "./redis-store.ts";
 
 /** Servers and connections, shut down after the file (last started, first stopped). */
@@ -162,6 +163,29 @@ describe("redis store: Redis going away", () => {
     await store.close();
     await assert.rejects(closing, /closed/);
     await redis.restart();
+  });
+
+  it("a resync still waiting for the store when it closes is dropped, not an unhandled rejection", async () => {
+    await until(() => connection.up); // back from the restart that ended the test before
+    const store = await createRedisStore({ connection, prefix: freshPrefix() });
+    await redis.kill("SIGKILL");
+    await until(() => !store.available);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      let resynced = false;
+      whenStoreAvailable(store, () => {
+        resynced = true;
+      });
+      await store.close();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(resynced, false);
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+      await redis.restart();
+    }
   });
 });
 
