@@ -14,6 +14,7 @@ import { createClient } from "@connectrpc/connect";
 import type { Browser } from "playwright-core";
 import { ChatService } from "../../src/gen/chat/v1/chat_pb.ts";
 import { openSqliteStore } from "../../src/stores/sqlite/open-store.ts";
+import { cleanUpAll, closeEach } from "../support/clean-up.ts";
 import { startServer, type TestServer } from "../support/server.ts";
 import { createTestTransport } from "../support/transports.ts";
 import {
@@ -51,11 +52,13 @@ before(async () => {
   await ensureWebClientBuilt();
   browser = await launchBrowser();
 });
-after(async () => {
-  await browser?.close();
-  await Promise.all([...servers].map((s) => s.close()));
-  rmSync(dataDir, { recursive: true, force: true });
-});
+after(() =>
+  cleanUpAll(
+    () => browser?.close(),
+    () => closeEach(servers, (s) => s.close()),
+    () => rmSync(dataDir, { recursive: true, force: true }),
+  ),
+);
 
 describe("browser client across server restarts", () => {
   it("keeps its history and resumes without duplicates after a restart (SQLite store)", async () => {

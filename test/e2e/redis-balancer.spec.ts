@@ -18,6 +18,7 @@ import { createRoomSession } from "../../clients/shared/room-session.ts";
 import { ChatService, type Message } from "../../src/gen/chat/v1/chat_pb.ts";
 import * as web from "../browser/support/browser.ts";
 import { runtimeUnderTest } from "../runtimes/runtime-under-test.ts";
+import { cleanUpAll, closeEach } from "../support/clean-up.ts";
 import { type Nginx, startNginx } from "../support/nginx.ts";
 import { type RedisProcess, startRedis } from "../support/redis.ts";
 import { eventually } from "../support/server.ts";
@@ -170,12 +171,19 @@ describe(`three instances on one Redis behind nginx (${runtimeUnderTest})`, () =
       await mkdir(web.artifactsDir, { recursive: true });
       await writeFile(join(web.artifactsDir, "redis-balancer-nginx.log"), nginx.log());
     }
-    for (const t of transports) t.close();
-    await browser?.close();
-    await nginx?.stop();
-    const running = servers.filter((s) => !killed.has(s));
-    await Promise.all(running.map((s) => s.close()));
-    await redis?.stop();
+    await cleanUpAll(
+      () => {
+        for (const t of transports) t.close();
+      },
+      () => browser?.close(),
+      () => nginx?.stop(),
+      () =>
+        closeEach(
+          servers.filter((s) => !killed.has(s)),
+          (s) => s.close(),
+        ),
+      () => redis?.stop(),
+    );
   });
 
   /** A connect-node client through nginx: HTTP/1.1 kinds on its HTTP/1.1 port, the rest on h2c. */

@@ -24,6 +24,7 @@ import {
   type SendResponse,
 } from "../../src/gen/chat/v1/chat_pb.ts";
 import { runtimeUnderTest } from "../runtimes/runtime-under-test.ts";
+import { cleanUpAll, closeEach } from "../support/clean-up.ts";
 import { type RedisProcess, startRedis } from "../support/redis.ts";
 import { eventually } from "../support/server.ts";
 import type { SubprocessServer } from "../support/subprocess-server.ts";
@@ -227,12 +228,18 @@ describe(`chaos on three instances and Redis (${runtimeUnderTest})`, () => {
     everStarted.push(...servers);
     proxies.push(...(await Promise.all(servers.map((s) => startChaosProxy(s.port)))));
   });
-  after(async () => {
-    for (const cleanup of cleanups) await cleanup();
-    await Promise.all(proxies.map((p) => p.close()));
-    await Promise.all(servers.filter((s) => !killed.has(s)).map((s) => s.close()));
-    await redis?.stop();
-  });
+  after(() =>
+    cleanUpAll(
+      ...cleanups,
+      () => closeEach(proxies, (p) => p.close()),
+      () =>
+        closeEach(
+          servers.filter((s) => !killed.has(s)),
+          (s) => s.close(),
+        ),
+      () => redis?.stop(),
+    ),
+  );
 
   /**
    * The chaos itself, paced by acknowledgements (not by the clock) so that a

@@ -15,6 +15,7 @@ import {
   HealthCheckResponse_ServingStatus as ServingStatus,
 } from "../../src/gen/grpc/health/v1/health_pb.ts";
 import { runtimeUnderTest } from "../runtimes/runtime-under-test.ts";
+import { cleanUpAll, closeEach } from "../support/clean-up.ts";
 import { freePort } from "../support/ports.ts";
 import { type RedisProcess, rawCommand, startRedis, startRedisCluster } from "../support/redis.ts";
 import { eventually } from "../support/server.ts";
@@ -84,11 +85,15 @@ function useInstances<R extends { stop(): Promise<void> }>(
     env.redis = await startBackend();
     env.servers = await spawn(env.redis);
   });
-  after(async () => {
-    for (const w of env.watchers) w.stop();
-    await Promise.all(env.servers.map((s) => s.close()));
-    await env.redis?.stop();
-  });
+  after(() =>
+    cleanUpAll(
+      () => {
+        for (const w of env.watchers) w.stop();
+      },
+      () => closeEach(env.servers, (s) => s.close()),
+      () => env.redis?.stop(),
+    ),
+  );
   return env;
 }
 

@@ -9,7 +9,7 @@
  *
  * Usage: npm run test:runtimes [-- [--update-docs] [node|node-lts|bun|deno ...]]
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -83,6 +83,16 @@ function nativeCommand(runtime: TestRuntime, xml: string): [string, string[]] {
   }
 }
 
+/**
+ * How long one suite run (one runtime's native or end-to-end suites) may
+ * take. A run takes 1 to 6 minutes on these 2-core machines; one that has
+ * not ended after this hangs (a test left a child process holding its
+ * process open once, and CI ran into its 90-minute limit with nothing
+ * said). It is killed and counted as failed, and the matrix goes on.
+ * CHAT_MATRIX_RUN_MINUTES sets another limit.
+ */
+const runDeadlineMs = Number(process.env.CHAT_MATRIX_RUN_MINUTES ?? 20) * 60_000;
+
 /** Runs a command in the repository root with the output passed through; resolves true on exit 0. */
 async function run(command: string, argv: string[], env: NodeJS.ProcessEnv = {}): Promise<boolean> {
   const child = spawn(command, argv, {
@@ -90,8 +100,50 @@ async function run(command: string, argv: string[], env: NodeJS.ProcessEnv = {})
     stdio: "inherit",
     env: { ...process.env, ...env },
   });
+  // The runs' own servers are in process groups of their own: Ctrl-C must reach them too.
+  const stop = () => {
+    killGroup(child);
+    process.exit(130);
+  };
+  process.once("SIGINT", stop).once("SIGTERM", stop);
+  let timedOut = false;
+  const deadline = setTimeout(() => {
+    timedOut = true;
+    process.stdout.write(
+      `\nmatrix: ${argv.join(" ").slice(0, 120)}... still running after ${runDeadlineMs / 60_000} minutes: killed\n`,
+    );
+    killGroup(child);
+  }, runDeadlineMs);
   const [code] = (await once(child, "exit")) as [number | null];
-  return code === 0;
+  clearTimeout(deadline);
+  process.off("SIGINT", stop).off("SIGTERM", stop);
+  return code === 0 && !timedOut;
+}
+
+/**
+ * Kills the run and every process below it, also those in groups of their
+ * own (the servers the suites start are), which killing its group misses.
+ */
+function killGroup(child: ChildProcess): void {
+  const children = new Map<number, number[]>();
+  const ps = spawnSync("ps", ["-e", "-o", "pid=,ppid="], { encoding: "utf8" });
+  for (const line of ps.stdout?.split("\n") ?? []) {
+    const [pid, ppid] = line.trim().split(/\s+/).map(Number);
+    if (pid && ppid) children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+  }
+  const all: number[] = [];
+  const visit = (pid: number): void => {
+    all.push(pid);
+    for (const c of children.get(pid) ?? []) visit(c);
+  };
+  visit(child.pid as number);
+  for (const pid of all) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Gone already.
+    }
+  }
 }
 
 function readResults(xml: string, source: Source, ok: boolean): SourcedResult[] {
