@@ -5,6 +5,7 @@ import type { Socket } from "node:net";
 import { createInterface } from "node:readline";
 import { repoRoot, serverCommand, type TestRuntime } from "./runtimes.ts";
 import { makeTestDir } from "./temp-dir.ts";
+import { ensureWebClientBuilt } from "./web-client.ts";
 
 /** One pino line of the server's stdout. */
 export interface LogEntry {
@@ -115,6 +116,8 @@ export async function spawnServer(
   options: SubprocessOptions = {},
 ): Promise<SubprocessServer> {
   const { startMs = 30_000 } = options;
+  // As `npm start` does: without the bundle the server warns at startup.
+  await ensureWebClientBuilt();
   const dataDir = options.dataDir ?? makeTestDir(`server-${runtime}`);
   const removeDataDir = () => {
     if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });

@@ -6,18 +6,12 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { buildWebClient } from "../../../clients/web/build.ts";
+import { ensureWebClientBuilt } from "../../support/web-client.ts";
+
+export { ensureWebClientBuilt };
 
 /** Where screenshots go (git-ignored; CI keeps them as artefacts). */
 export const artifactsDir = join(import.meta.dirname, "..", "..", "..", "test-artifacts");
-
-let built: Promise<unknown> | undefined;
-
-/** Builds the bundle once per test process, so `npm test` works on a fresh clone. */
-export function ensureWebClientBuilt(): Promise<unknown> {
-  built ??= buildWebClient();
-  return built;
-}
 
 export function launchBrowser(): Promise<Browser> {
   return chromium.launch({
