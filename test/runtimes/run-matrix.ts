@@ -102,7 +102,7 @@ async function run(command: string, argv: string[], env: NodeJS.ProcessEnv = {})
   });
   // The runs' own servers are in process groups of their own: Ctrl-C must reach them too.
   const stop = () => {
-    killGroup(child);
+    killTree(child);
     process.exit(130);
   };
   process.once("SIGINT", stop).once("SIGTERM", stop);
@@ -112,7 +112,7 @@ async function run(command: string, argv: string[], env: NodeJS.ProcessEnv = {})
     process.stdout.write(
       `\nmatrix: ${argv.join(" ").slice(0, 120)}... still running after ${runDeadlineMs / 60_000} minutes: killed\n`,
     );
-    killGroup(child);
+    killTree(child);
   }, runDeadlineMs);
   const [code] = (await once(child, "exit")) as [number | null];
   clearTimeout(deadline);
@@ -124,7 +124,7 @@ async function run(command: string, argv: string[], env: NodeJS.ProcessEnv = {})
  * Kills the run and every process below it, also those in groups of their
  * own (the servers the suites start are), which killing its group misses.
  */
-function killGroup(child: ChildProcess): void {
+function killTree(child: ChildProcess): void {
   const children = new Map<number, number[]>();
   const ps = spawnSync("ps", ["-e", "-o", "pid=,ppid="], { encoding: "utf8" });
   for (const line of ps.stdout?.split("\n") ?? []) {
