@@ -17,8 +17,8 @@ import { openSqliteStore } from "../../src/stores/sqlite/open-store.ts";
 import { cleanUpAll, closeEach } from "../support/clean-up.ts";
 import { startServer, type TestServer } from "../support/server.ts";
 import { createTestTransport } from "../support/transports.ts";
+import { ensureWebClientBuilt } from "../support/web-client.ts";
 import {
-  ensureWebClientBuilt,
   joinByUrl,
   launchBrowser,
   messageTexts,

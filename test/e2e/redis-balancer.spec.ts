@@ -155,7 +155,6 @@ describe(`three instances on one Redis behind nginx (${runtimeUnderTest})`, () =
   const transports: TestTransport[] = [];
 
   before(async () => {
-    await web.ensureWebClientBuilt();
     redis = await startRedis();
     [servers, browser] = await Promise.all([
       Promise.all([0, 1, 2].map(() => spawnRedisInstance(redis.url, instanceArgs))),

@@ -8,7 +8,8 @@ import type { Browser } from "playwright-core";
 import type { BuildOptions } from "../../../src/app.ts";
 import { startServer, type TestServer } from "../../support/server.ts";
 import { createTestTransport, type TestTransport } from "../../support/transports.ts";
-import { ensureWebClientBuilt, launchBrowser } from "./browser.ts";
+import { ensureWebClientBuilt } from "../../support/web-client.ts";
+import { launchBrowser } from "./browser.ts";
 
 export interface BrowserEnv {
   readonly server: TestServer;

@@ -6,9 +6,6 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
-import { ensureWebClientBuilt } from "../../support/web-client.ts";
-
-export { ensureWebClientBuilt };
 
 /** Where screenshots go (git-ignored; CI keeps them as artefacts). */
 export const artifactsDir = join(import.meta.dirname, "..", "..", "..", "test-artifacts");
